@@ -1,0 +1,1 @@
+export * as CodecError from "./CodecError.ts"
