@@ -1,0 +1,561 @@
+/**
+ * The typestate connection and the negotiation engine.
+ *
+ * A `Connection<S>` is a handle whose type parameter is the security state:
+ *
+ * ```
+ *  Plain ──startTls──▶ (Upgrading: runtime only) ──▶ Secure ──authenticate──▶ Authenticated
+ *    └──────────────── implicit TLS (993/995/465) ───────┘
+ * ```
+ *
+ * Operations exist only on the handles where they are allowed (`startTls` takes a Plain handle,
+ * `authenticate` a Plain one only with the dangerous `PlaintextAuth` policy in its requirements). A
+ * transition consumes its handle: TypeScript has no linear types, so the session keeps a generation
+ * number and a stale handle fails with `StaleConnection` at run time.
+ *
+ * The engine is the same for every protocol; the protocol is a `Dialect` value.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import type * as Dialect from "./Dialect.ts"
+import * as Limits from "./Limits.ts"
+import * as MailError from "./MailError.ts"
+import * as SecurityEvents from "./SecurityEvents.ts"
+import type * as Tls from "./Tls.ts"
+import * as TlsPolicy from "./TlsPolicy.ts"
+import { Transport } from "./Transport.ts"
+import * as Wire from "./Wire.ts"
+
+/**
+ * The security states a handle can be typed with. `Upgrading` exists only at run time (spans,
+ * `runtimeState`); no handle is ever typed with it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type State = "Plain" | "Secure" | "Authenticated"
+
+/**
+ * The runtime state of a session.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RuntimeState = State | "Upgrading" | "Closed"
+
+/**
+ * Where and how to connect.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly host: string
+  readonly port: number
+  /** Implicit TLS or STARTTLS. Default: `TlsPolicy.DefaultSecurityMode`, else derived from the port. */
+  readonly security?: TlsPolicy.SecurityMode | undefined
+  readonly tls?: Tls.TlsConfig | undefined
+  readonly timeouts?: Partial<Limits.Timeouts> | undefined
+  readonly limits?: Partial<Limits.Limits> | undefined
+  /** Local address to bind. */
+  readonly localAddress?: string | undefined
+}
+
+/**
+ * The mutable cell shared by all handles of one connection. Protocol packages use it to run
+ * commands; user code holds handles.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Session<F, Caps> {
+  readonly dialect: Dialect.Dialect<F, Caps>
+  readonly protocol: Dialect.Session<F, Caps>
+  readonly wire: Wire.Wire<F>
+  readonly host: string
+  readonly port: number
+  readonly tlsConfig: Tls.TlsConfig
+  readonly timeouts: Limits.Timeouts
+  readonly limits: Limits.Limits
+  /** One exchange at a time (protocol packages that pipeline take the permit for the whole flight). */
+  readonly lock: Semaphore.Semaphore
+  state: RuntimeState
+  generation: number
+  /** Capabilities learned in the current security state (over TLS once Secure). */
+  capabilities: Caps | undefined
+  /** Capabilities learned in plaintext: untrusted, forgotten at the upgrade (S4). */
+  plaintextCapabilities: Caps | undefined
+}
+
+/**
+ * A handle in state `S`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Connection<S extends State, F, Caps> {
+  readonly state: S
+  readonly generation: number
+  readonly session: Session<F, Caps>
+}
+
+const handle = <S extends State, F, Caps>(session: Session<F, Caps>, state: S): Connection<S, F, Caps> => {
+  session.state = state
+  session.generation += 1
+  return { state, generation: session.generation, session }
+}
+
+/**
+ * Checks that a handle is the current one. Every operation starts with it.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const check = <S extends State, F, Caps>(
+  connection: Connection<S, F, Caps>
+): Effect.Effect<Session<F, Caps>, MailError.MailError> =>
+  Effect.suspend(() => {
+    const session = connection.session
+    if (session.generation !== connection.generation || session.state !== connection.state) {
+      return Effect.fail(MailError.make(new MailError.StaleConnection({
+        expected: connection.state,
+        actual: session.state
+      })))
+    }
+    return Effect.succeed(session)
+  })
+
+/**
+ * Consumes a handle and returns one in state `To`. For protocol packages (e.g. IMAP moving into a
+ * selected mailbox keeps `Authenticated`, but re-issues the handle).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const transition = <S extends State, To extends State, F, Caps>(
+  connection: Connection<S, F, Caps>,
+  to: To
+): Effect.Effect<Connection<To, F, Caps>, MailError.MailError> =>
+  Effect.map(check(connection), (session) => handle(session, to))
+
+const failWith = (reason: MailError.MailErrorReason) => Effect.fail(MailError.make(reason))
+
+/**
+ * Runs one dialect command: writes it, then feeds frames to `onFrame` until it is done. Fails the
+ * exchange (not the connection) on `Fail`.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const exchange = <F, Caps, A>(
+  session: Session<F, Caps>,
+  command: Dialect.Command<F, A>
+): Effect.Effect<A, MailError.MailError> =>
+  Effect.andThen(
+    session.wire.write(command.bytes, command.trace, command.phase),
+    readUntil(session, command.phase, command.onFrame)
+  )
+
+/**
+ * Reads frames until `onFrame` says `Done` or `Fail`.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const readUntil = <F, Caps, A>(
+  session: Session<F, Caps>,
+  phase: MailError.Phase,
+  onFrame: (frame: F) => Dialect.Step<A>
+): Effect.Effect<A, MailError.MailError> => {
+  const loop: Effect.Effect<A, MailError.MailError> = Effect.flatMap(session.wire.next(phase), (frame) => {
+    const step = onFrame(frame)
+    switch (step._tag) {
+      case "Continue":
+        return loop
+      case "Done":
+        return Effect.succeed(step.value)
+      case "Fail":
+        return failWith(step.reason)
+    }
+  })
+  return loop
+}
+
+const resolveMode = (dialect: Dialect.Dialect<unknown, unknown>, options: Options) =>
+  TlsPolicy.DefaultSecurityMode.useSync((fallback): TlsPolicy.SecurityMode => {
+    if (options.security !== undefined) return options.security
+    if (fallback !== "auto") return fallback
+    return dialect.implicitTlsPorts.includes(options.port) ? "implicit-tls" : "starttls"
+  })
+
+const tlsParams = <F, Caps>(session: Session<F, Caps>): Tls.TlsParams => ({ ...session.tlsConfig, host: session.host })
+
+const certificateEvent = <F, Caps>(session: Session<F, Caps>) =>
+  session.tlsConfig.dangerouslyAcceptInvalidCertificates === true
+    ? SecurityEvents.emit({ _tag: "CertificateVerificationDisabled", protocol: session.dialect.name, host: session.host })
+    : Effect.void
+
+// A TLS handshake (0x16) or alert (0x15) record header, version major 3.
+const isTlsRecordStart = (bytes: Uint8Array): boolean =>
+  bytes.length >= 2 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03
+
+/**
+ * Opens the connection and reads the greeting. With implicit TLS the handshake comes first. Returns
+ * the handle in the state the greeting leaves it in:
+ *
+ * - STARTTLS mode: `Plain` (a pre-authenticated greeting fails with `PreauthOnPlaintext`, S6).
+ * - implicit TLS: `Secure`, or `Authenticated` after a pre-authenticated greeting (IMAP PREAUTH).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const open = <F, Caps>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Options
+): Effect.Effect<
+  Connection<"Plain", F, Caps> | Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>,
+  MailError.MailError,
+  Transport | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const mode = yield* resolveMode(dialect as Dialect.Dialect<unknown, unknown>, options)
+    const timeouts = Limits.timeouts(options.timeouts)
+    const limits = Limits.limits(options.limits)
+    const transport = yield* Transport
+    const connection = yield* transport.connect({
+      host: options.host,
+      port: options.port,
+      localAddress: options.localAddress,
+      timeout: timeouts.connect
+    })
+    const tlsConfig = options.tls ?? {}
+    if (mode === "implicit-tls") {
+      yield* connection.upgrade({ ...tlsConfig, host: options.host }).pipe(
+        Effect.timeoutOrElse({
+          duration: timeouts.handshake,
+          orElse: () => failWith(new MailError.Timeout({ phase: "handshake", millis: timeouts.handshake }))
+        }),
+        Effect.catchReason("MailError", "TlsFailure", (reason) =>
+          reason.kind === "NotTls"
+            ? failWith(new MailError.SecurityModeMismatch({
+              port: options.port,
+              clientMode: "implicit-tls",
+              serverSpeaks: "plaintext"
+            }))
+            : failWith(reason))
+      )
+    }
+    const wire = yield* Wire.make(connection, {
+      protocol: dialect.name,
+      host: options.host,
+      port: options.port,
+      timeouts,
+      makeFramer: () => dialect.makeFramer(limits)
+    })
+    const session: Session<F, Caps> = {
+      dialect,
+      protocol: dialect.session(),
+      wire,
+      host: options.host,
+      port: options.port,
+      tlsConfig,
+      timeouts,
+      limits,
+      lock: yield* Semaphore.make(1),
+      state: mode === "implicit-tls" ? "Secure" : "Plain",
+      generation: 0,
+      capabilities: undefined,
+      plaintextCapabilities: undefined
+    }
+    yield* Scope.addFinalizer(
+      yield* Effect.scope,
+      Effect.sync(() => {
+        session.state = "Closed"
+        session.generation += 1
+      })
+    )
+    if (mode === "implicit-tls") yield* certificateEvent(session)
+
+    const greeting = yield* readUntil(session, "greeting", session.protocol.greeting).pipe(
+      Effect.catch((error) => {
+        // A TLS record where a plaintext greeting was expected: the port speaks implicit TLS.
+        if (mode === "starttls" && isTlsRecordStart(wire.firstBytes())) {
+          return failWith(new MailError.SecurityModeMismatch({
+            port: options.port,
+            clientMode: "starttls",
+            serverSpeaks: "implicit-tls"
+          }))
+        }
+        if (mode === "starttls" && error.reason._tag === "Timeout" && wire.pending() === 0) {
+          return failWith(new MailError.Timeout({
+            phase: "greeting",
+            millis: error.reason.millis,
+            hint: dialect.implicitTlsPorts.includes(options.port)
+              ? `port ${options.port} usually speaks implicit TLS`
+              : "no greeting; if the port speaks implicit TLS, connect with security: \"implicit-tls\""
+          }))
+        }
+        return Effect.fail(error)
+      })
+    )
+    switch (greeting._tag) {
+      case "Rejected":
+        return yield* failWith(new MailError.GreetingRejected({
+          protocol: dialect.name,
+          untrustedText: greeting.untrustedText
+        }))
+      case "Preauthenticated":
+        if (mode === "starttls") {
+          return yield* failWith(new MailError.PreauthOnPlaintext({ protocol: dialect.name }))
+        }
+        session.capabilities = greeting.capabilities
+        return handle(session, "Authenticated")
+      case "Ready":
+        if (mode === "starttls") {
+          session.plaintextCapabilities = greeting.capabilities
+          return handle(session, "Plain")
+        }
+        session.capabilities = greeting.capabilities
+        return handle(session, "Secure")
+    }
+  }).pipe(Effect.withSpan("Connection.open", { attributes: { host: options.host, port: options.port } }))
+
+/**
+ * Opens a STARTTLS-mode connection (the handle is `Plain`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const connect = <F, Caps>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Omit<Options, "security">
+): Effect.Effect<Connection<"Plain", F, Caps>, MailError.MailError, Transport | Scope.Scope> =>
+  Effect.flatMap(open(dialect, { ...options, security: "starttls" }), (connection) =>
+    connection.state === "Plain"
+      ? Effect.succeed(connection as Connection<"Plain", F, Caps>)
+      : failWith(new MailError.ProtocolViolation({ phase: "greeting", detail: "unexpected state after greeting" })))
+
+/**
+ * Opens an implicit-TLS connection (`Secure`, or `Authenticated` after a pre-authenticated greeting).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const connectTls = <F, Caps>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Omit<Options, "security">
+): Effect.Effect<
+  Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>,
+  MailError.MailError,
+  Transport | Scope.Scope
+> =>
+  Effect.flatMap(open(dialect, { ...options, security: "implicit-tls" }), (connection) =>
+    connection.state === "Plain"
+      ? failWith(new MailError.ProtocolViolation({ phase: "greeting", detail: "unexpected state after greeting" }))
+      : Effect.succeed(connection as Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>))
+
+/**
+ * The capability query, in the connection's current security state. On Plain the result is
+ * untrusted: it is kept apart and forgotten at the upgrade (S4).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const queryCapabilities = <S extends State, F, Caps>(
+  connection: Connection<S, F, Caps>
+): Effect.Effect<Caps, MailError.MailError> =>
+  Effect.flatMap(check(connection), (session) =>
+    session.lock.withPermits(1)(
+      Effect.tap(exchange(session, session.protocol.capabilities()), (caps) =>
+        Effect.sync(() => {
+          if (session.state === "Plain") session.plaintextCapabilities = caps
+          else session.capabilities = caps
+        }))
+    ))
+
+/**
+ * Capabilities of a Secure or Authenticated connection, learned over TLS (asked now if not yet
+ * known).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const capabilities = <S extends "Secure" | "Authenticated", F, Caps>(
+  connection: Connection<S, F, Caps>
+): Effect.Effect<Caps, MailError.MailError> =>
+  Effect.flatMap(check(connection), (session) =>
+    session.capabilities !== undefined ? Effect.succeed(session.capabilities) : queryCapabilities(connection))
+
+/**
+ * STARTTLS: sends the command, requires the success reply with NOTHING after it (S3), upgrades in
+ * place with certificate verification (S5), forgets everything learned in plaintext and asks for
+ * the capabilities again over TLS (S4). Writes nothing between the command and the end of the
+ * handshake (S12). Consumes the Plain handle.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const startTls = <F, Caps>(
+  connection: Connection<"Plain", F, Caps>
+): Effect.Effect<Connection<"Secure", F, Caps>, MailError.MailError> =>
+  Effect.gen(function*() {
+    const session = yield* check(connection)
+    return yield* session.lock.withPermits(1)(Effect.gen(function*() {
+      if (session.dialect.capabilitiesBeforeStartTls && session.plaintextCapabilities === undefined) {
+        session.plaintextCapabilities = yield* exchange(session, session.protocol.capabilities())
+      }
+      if (
+        session.dialect.capabilitiesBeforeStartTls && session.plaintextCapabilities !== undefined &&
+        !session.protocol.offersStartTls(session.plaintextCapabilities)
+      ) {
+        return yield* failWith(new MailError.StartTlsUnavailable({ protocol: session.dialect.name }))
+      }
+      yield* exchange(session, session.protocol.startTls())
+      session.state = "Upgrading"
+      session.generation += 1
+      const tls = yield* session.wire.startTls(tlsParams(session)).pipe(
+        Effect.timeoutOrElse({
+          duration: session.timeouts.handshake,
+          orElse: () => failWith(new MailError.Timeout({ phase: "handshake", millis: session.timeouts.handshake }))
+        }),
+        Effect.withSpan("Connection.upgrading", { attributes: { host: session.host } }),
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            session.state = "Closed"
+          })
+        )
+      )
+      session.plaintextCapabilities = undefined
+      session.capabilities = undefined
+      yield* certificateEvent(session)
+      yield* Effect.annotateCurrentSpan({ "tls.protocol": tls.protocol, "tls.cipher": tls.cipher })
+      const caps = yield* exchange(session, session.protocol.capabilities()).pipe(
+        Effect.catch((error) =>
+          error.reason._tag === "Timeout" || error.reason._tag === "TransportFailure"
+            ? Effect.fail(error)
+            : failWith(new MailError.CapabilitiesUnavailable({
+              protocol: session.dialect.name,
+              detail: error.message
+            }))
+        ),
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            session.state = "Closed"
+          })
+        )
+      )
+      session.capabilities = caps
+      return handle(session, "Secure")
+    }))
+  }).pipe(Effect.withSpan("Connection.startTls"))
+
+/**
+ * Opens a connection and makes it secure according to the policy: implicit TLS, or STARTTLS, which
+ * is required (S1): STARTTLS not offered, refused or failing ends in an error, with nothing written
+ * after the probe.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const secure = <F, Caps>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Options
+): Effect.Effect<
+  Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>,
+  MailError.MailError,
+  Transport | Scope.Scope
+> =>
+  Effect.flatMap(open(dialect, options), (connection) =>
+    connection.state === "Plain"
+      ? startTls(connection as Connection<"Plain", F, Caps>)
+      : Effect.succeed(connection as Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>))
+
+/**
+ * DANGEROUS (needs `TlsPolicy.OpportunisticStartTls`): like `secure`, but when STARTTLS is not offered
+ * or is refused, carries on in plaintext (a `Downgrade` event and a warning are emitted). The handle
+ * then stays typed `Plain`. TLS failures after a positive STARTTLS reply are still errors (the
+ * connection is broken by then), and so is injection.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const opportunistic = <F, Caps>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Omit<Options, "security">
+): Effect.Effect<
+  Connection<"Plain", F, Caps> | Connection<"Secure", F, Caps>,
+  MailError.MailError,
+  Transport | Scope.Scope | TlsPolicy.OpportunisticStartTls
+> =>
+  Effect.gen(function*() {
+    yield* TlsPolicy.OpportunisticStartTls
+    const plain = yield* connect(dialect, options)
+    const session = plain.session
+    const caps = yield* queryCapabilities(plain)
+    if (!session.protocol.offersStartTls(caps)) {
+      yield* SecurityEvents.emit({
+        _tag: "Downgrade",
+        protocol: dialect.name,
+        host: options.host,
+        reason: "STARTTLS not offered"
+      })
+      return handle(session, "Plain")
+    }
+    const fresh = { state: "Plain" as const, generation: session.generation, session }
+    return yield* startTls(fresh).pipe(
+      Effect.catchReason("MailError", "StartTlsRejected", (reason) =>
+        Effect.as(
+          SecurityEvents.emit({
+            _tag: "Downgrade",
+            protocol: dialect.name,
+            host: options.host,
+            reason: `STARTTLS refused${reason.code === undefined ? "" : ` (${reason.code})`}`
+          }),
+          handle(session, "Plain")
+        ))
+    )
+  })
+
+/**
+ * Says goodbye (LOGOUT/QUIT) when the protocol has a command for it, then closes. Errors during the
+ * goodbye are ignored: the connection is closed either way.
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const close = <S extends State, F, Caps>(connection: Connection<S, F, Caps>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const session = connection.session
+    if (session.state === "Closed") return
+    const logout = session.protocol.logout
+    if (logout !== undefined && session.generation === connection.generation) {
+      yield* session.lock.withPermits(1)(exchange(session, logout())).pipe(
+        Effect.timeoutOrElse({ duration: session.timeouts.command, orElse: () => Effect.void }),
+        Effect.ignore
+      )
+    }
+    session.state = "Closed"
+    session.generation += 1
+    yield* session.wire.destroy
+  })
+
+/**
+ * The runtime state of the session behind a handle (including `Upgrading` and `Closed`).
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const runtimeState = <S extends State, F, Caps>(connection: Connection<S, F, Caps>): RuntimeState =>
+  connection.session.state
+
+/**
+ * The TLS session, if the connection is encrypted.
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const tlsSession = <S extends State, F, Caps>(connection: Connection<S, F, Caps>): Tls.TlsSession | undefined =>
+  connection.session.wire.tls()

@@ -1,0 +1,286 @@
+/**
+ * A `TransportConnection` over any Node `Duplex`: a TCP socket (`NodeTransport`) or one end of an
+ * in-memory pair (the testkit's `MemoryTransport`). Reads and writes go through effect's
+ * `NodeSocket.fromDuplex` (pull-based, with backpressure); the in-place TLS upgrade is done here with
+ * `node:tls` over the same duplex, because effect's `Reader.upgrade` takes no minimum TLS version,
+ * no pin check and exposes no keying material for channel binding.
+ *
+ * The upgrade detaches the plaintext reader first (it holds no bytes: effect's reader only reads
+ * while a pull waits), then hands the raw duplex to `tls.connect`, which feeds whatever the peer sent
+ * meanwhile to OpenSSL as TLS records: plaintext injected after a STARTTLS reply breaks the handshake
+ * (`TlsFailure` `NotTls`) and never reaches the protocol parser.
+ *
+ * @since 0.1.0
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
+import { createHash, X509Certificate } from "node:crypto"
+import { isIP } from "node:net"
+import type { Duplex } from "node:stream"
+import * as NodeTls from "node:tls"
+import * as MailError from "./MailError.ts"
+import type * as Tls from "./Tls.ts"
+import { IoError, type TransportConnection } from "./Transport.ts"
+
+interface Io {
+  readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, IoError>
+  readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, IoError>
+}
+
+const toIoError = (operation: "read" | "write") => (error: Socket.SocketError): IoError => {
+  const reason = error.reason
+  if (reason._tag === "SocketCloseError") return new IoError({ operation: "closed", code: String(reason.code) })
+  const cause = "cause" in reason ? reason.cause : undefined
+  return new IoError({ operation, code: errorCode(cause), cause })
+}
+
+const errorCode = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+
+const attach = Effect.fnUntraced(function*(duplex: Duplex, scope: Scope.Scope) {
+  const socket = yield* NodeSocket.fromDuplex(Effect.succeed(duplex))
+  const reader = yield* Scope.provide(socket.reader, scope).pipe(Effect.mapError(toIoError("read")))
+  const writer = yield* Scope.provide(socket.writer, scope)
+  const io: Io = {
+    pull: Effect.mapError(
+      Effect.map(reader.pull, (batch) => {
+        // TCP only yields bytes; a string frame cannot occur on a Duplex of Buffers.
+        const out: Array<Uint8Array> = []
+        for (const item of batch) if (typeof item !== "string") out.push(item)
+        return out
+      }),
+      toIoError("read")
+    ),
+    write: (chunks) =>
+      chunks.length === 0
+        ? Effect.void
+        : Effect.mapError(
+          writer.writeAll(chunks as readonly [Uint8Array, ...Array<Uint8Array>]),
+          toIoError("write")
+        )
+  }
+  return io
+})
+
+/**
+ * Turns an `IoError` into a `MailError` for the phase the caller was in.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const ioFailure = (phase: MailError.Phase) => (error: IoError): MailError.MailError =>
+  MailError.make(
+    new MailError.TransportFailure({
+      phase,
+      operation: error.operation,
+      code: error.code,
+      cause: error.cause
+    })
+  )
+
+const CERT_UNTRUSTED = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REJECTED",
+  "CERT_REVOKED",
+  "INVALID_CA",
+  "INVALID_PURPOSE",
+  "PATH_LENGTH_EXCEEDED"
+])
+const CERT_TIME = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"])
+const NOT_TLS = new Set([
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+  "ERR_SSL_HTTP_REQUEST",
+  "ERR_SSL_HTTPS_PROXY_REQUEST",
+  "ERR_SSL_RECORD_LENGTH_MISMATCH",
+  "ERR_SSL_UNEXPECTED_RECORD"
+])
+const VERSION = new Set([
+  "ERR_SSL_UNSUPPORTED_PROTOCOL",
+  "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION",
+  "ERR_SSL_NO_PROTOCOLS_AVAILABLE"
+])
+const PIN_MISMATCH = "ERR_STARTTLS_PIN_MISMATCH"
+
+/**
+ * Classifies a Node/OpenSSL handshake error.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const classifyTlsError = (cause: unknown): MailError.TlsFailureKind => {
+  const code = errorCode(cause)
+  if (code === undefined) return "Handshake"
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "HostnameMismatch"
+  if (code === PIN_MISMATCH) return "PinMismatch"
+  if (CERT_TIME.has(code)) return "CertificateExpired"
+  if (CERT_UNTRUSTED.has(code)) return "CertificateUntrusted"
+  if (NOT_TLS.has(code)) return "NotTls"
+  if (VERSION.has(code)) return "ProtocolVersion"
+  return "Handshake"
+}
+
+/**
+ * Base64 SHA-256 of a DER certificate's SubjectPublicKeyInfo (the `pin-sha256` form).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const spkiSha256 = (der: Uint8Array): string => {
+  const spki = new X509Certificate(der).publicKey.export({ type: "spki", format: "der" })
+  return createHash("sha256").update(spki).digest("base64")
+}
+
+const trustAnchors = (params: Tls.TlsParams): ReadonlyArray<string> | undefined => {
+  if (params.trustOnly !== undefined) return params.trustOnly
+  if (params.extraCa !== undefined && params.extraCa.length > 0) return [...NodeTls.rootCertificates, ...params.extraCa]
+  return undefined
+}
+
+const tlsOptions = (socket: Duplex, params: Tls.TlsParams): NodeTls.ConnectionOptions => {
+  const pins = params.pinnedSha256
+  const ca = trustAnchors(params)
+  const client = params.clientCertificate
+  return {
+    socket,
+    // The name verified is the configured host; SNI only for names (RFC 6066 §3 forbids IP literals).
+    host: params.host,
+    ...(isIP(params.host) === 0 ? { servername: params.host } : {}),
+    minVersion: params.minVersion ?? "TLSv1.2",
+    rejectUnauthorized: params.dangerouslyAcceptInvalidCertificates !== true,
+    ...(ca === undefined ? {} : { ca: [...ca] }),
+    ...(client === undefined ? {} : {
+      cert: client.cert,
+      key: Redacted.value(client.key),
+      ...(client.passphrase === undefined ? {} : { passphrase: Redacted.value(client.passphrase) })
+    }),
+    checkServerIdentity: (host, cert) => {
+      const identity = NodeTls.checkServerIdentity(host, cert)
+      if (identity !== undefined) return identity
+      if (pins !== undefined && pins.length > 0 && !pins.includes(spkiSha256(cert.raw))) {
+        return Object.assign(new Error("certificate does not match any pinned key"), { code: PIN_MISMATCH })
+      }
+      return undefined
+    }
+  }
+}
+
+const sessionOf = (socket: NodeTls.TLSSocket, params: Tls.TlsParams): Tls.TlsSession => {
+  const protocol = socket.getProtocol() ?? "unknown"
+  const peer = socket.getPeerCertificate()
+  const raw = peer !== null && typeof peer === "object" && "raw" in peer ? peer.raw : undefined
+  return {
+    protocol,
+    cipher: socket.getCipher().standardName,
+    verified: socket.authorized && params.dangerouslyAcceptInvalidCertificates !== true,
+    peerSpkiSha256: raw === undefined ? undefined : spkiSha256(raw),
+    channelBinding: protocol === "TLSv1.3"
+      // RFC 8446 §7.5: in TLS 1.3 an empty context is the same as no context (RFC 9266 asks for none).
+      ? new Uint8Array(socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)))
+      : undefined
+  }
+}
+
+const handshake = (raw: Duplex, params: Tls.TlsParams) =>
+  Effect.callback<{ readonly socket: NodeTls.TLSSocket; readonly session: Tls.TlsSession }, MailError.MailError>(
+    (resume) => {
+      const fail = (cause: unknown) =>
+        MailError.make(
+          new MailError.TlsFailure({
+            kind: classifyTlsError(cause),
+            code: errorCode(cause),
+            host: params.host,
+            cause
+          })
+        )
+      let socket: NodeTls.TLSSocket
+      try {
+        socket = NodeTls.connect(tlsOptions(raw, params))
+      } catch (cause) {
+        resume(Effect.fail(fail(cause)))
+        return
+      }
+      socket.pause()
+      const cleanup = () => {
+        socket.off("secureConnect", onSecure)
+        socket.off("error", onError)
+        socket.off("close", onClose)
+      }
+      const onSecure = () => {
+        cleanup()
+        resume(Effect.succeed({ socket, session: sessionOf(socket, params) }))
+      }
+      const onError = (cause: unknown) => {
+        cleanup()
+        socket.destroy()
+        resume(Effect.fail(fail(cause)))
+      }
+      const onClose = () =>
+        onError(Object.assign(new Error("connection closed during the TLS handshake"), { code: "ECONNRESET" }))
+      socket.once("secureConnect", onSecure)
+      socket.once("error", onError)
+      socket.once("close", onClose)
+      return Effect.sync(() => {
+        cleanup()
+        socket.destroy()
+      })
+    }
+  )
+
+/**
+ * Builds a connection over an open duplex. The duplex belongs to the caller's scope (the caller
+ * registers its destruction); the TLS layer created by `upgrade` is destroyed with the scope too.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(raw: Duplex) {
+  const scope = yield* Effect.scope
+  let ioScope = yield* Scope.fork(scope)
+  let io = yield* attach(raw, ioScope).pipe(Effect.mapError(ioFailure("connect")))
+  let tls: { readonly socket: NodeTls.TLSSocket; readonly session: Tls.TlsSession } | undefined
+  let upgraded = false
+
+  const upgrade = (params: Tls.TlsParams): Effect.Effect<Tls.TlsSession, MailError.MailError> =>
+    Effect.gen(function*() {
+      if (upgraded) {
+        return yield* MailError.make(
+          new MailError.ProtocolViolation({ phase: "handshake", detail: "the connection is already TLS" })
+        )
+      }
+      upgraded = true
+      // Detach the plaintext reader: from here on no plaintext byte is read by anyone but OpenSSL.
+      yield* Scope.close(ioScope, Exit.void)
+      io = { pull: Effect.fail(new IoError({ operation: "closed" })), write: () => Effect.fail(new IoError({ operation: "closed" })) }
+      const established = yield* handshake(raw, params)
+      yield* Scope.addFinalizer(scope, Effect.sync(() => established.socket.destroy()))
+      tls = established
+      ioScope = yield* Scope.fork(scope)
+      io = yield* attach(established.socket, ioScope).pipe(Effect.mapError(ioFailure("handshake")))
+      return established.session
+    })
+
+  const connection: TransportConnection = {
+    pull: Effect.suspend(() => io.pull),
+    write: (chunks) => chunks.length === 0 ? Effect.void : Effect.suspend(() => io.write(chunks)),
+    upgrade,
+    tls: () => tls?.session,
+    destroy: Effect.sync(() => {
+      tls?.socket.destroy()
+      raw.destroy()
+    })
+  }
+  return connection
+})

@@ -1,0 +1,24 @@
+/**
+ * The contract between a protocol's pure parser and the connection: an incremental framer.
+ *
+ * `push` takes the next received chunk and returns every frame it completes (possibly none). It is
+ * terminal on error. `buffered` is the number of received bytes held that no returned frame
+ * consumed; the connection uses it for the STARTTLS injection check (S3): when the STARTTLS success
+ * reply has been framed, `buffered()` must be 0.
+ *
+ * Frames may hold views into the pushed chunks; the connection consumes them before the next push.
+ *
+ * @since 0.1.0
+ */
+import type * as Result from "effect/Result"
+import type * as CodecError from "./CodecError.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Framer<F> {
+  readonly push: (chunk: Uint8Array) => Result.Result<ReadonlyArray<F>, CodecError.DecodeError>
+  readonly buffered: () => number
+  readonly pendingPreview: () => Uint8Array
+}

@@ -1,0 +1,338 @@
+/**
+ * A framed, deadline-bounded, traced connection: the transport plus the protocol's framer. It is
+ * the only place where bytes become frames, so it is where the STARTTLS rules are enforced:
+ *
+ * - S3: while the connection is plaintext, received bytes are handed to the framer one line (up to
+ *   LF) at a time, so when the STARTTLS success reply comes out of the framer, everything received
+ *   after it is still in our hands and is counted exactly. `startTls` refuses to upgrade unless that
+ *   count, the framer's own buffer and the frame queue are all empty (`StartTlsInjection`).
+ * - S4: the upgrade replaces the framer with a fresh one; no pre-TLS parser state survives.
+ * - S9: every wait for a frame has a deadline named by phase.
+ * - S12: nothing is written between the STARTTLS command and the end of the handshake (the
+ *   connection refuses writes while `upgrading`).
+ *
+ * Over TLS, whole chunks are handed to the framer (the fast path for big transfers).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as CodecError from "./CodecError.ts"
+import { ioFailure } from "./DuplexTransport.ts"
+import type * as Framer from "./Framer.ts"
+import type * as Limits from "./Limits.ts"
+import * as MailError from "./MailError.ts"
+import type * as Tls from "./Tls.ts"
+import type { TransportConnection } from "./Transport.ts"
+import { WireTrace } from "./WireTrace.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Wire<F> {
+  readonly protocol: string
+  readonly host: string
+  readonly port: number
+  /** The TLS session, when the connection is encrypted. */
+  readonly tls: () => Tls.TlsSession | undefined
+  /** The next frame, waiting at most the phase's deadline. */
+  readonly next: (phase: MailError.Phase) => Effect.Effect<F, MailError.MailError>
+  /**
+   * Every frame available now, or, when none is, the frames completed by the next received chunk
+   * (at least one). For bulk consumers (FETCH, RETR): one Effect per chunk instead of per frame.
+   */
+  readonly nextBatch: (phase: MailError.Phase) => Effect.Effect<ReadonlyArray<F>, MailError.MailError>
+  /** Writes bytes in one flush. `trace` is the redacted text of what is written (one entry per line). */
+  readonly write: (
+    chunks: ReadonlyArray<Uint8Array>,
+    trace: ReadonlyArray<string>,
+    phase?: MailError.Phase
+  ) => Effect.Effect<void, MailError.MailError>
+  /**
+   * Upgrades to TLS after the STARTTLS success reply was taken with `next`. Fails with
+   * `StartTlsInjection` if anything was received after that reply, without touching TLS.
+   */
+  readonly startTls: (params: Tls.TlsParams) => Effect.Effect<Tls.TlsSession, MailError.MailError>
+  /** Bytes received but not yet returned as frames (for diagnostics and tests). */
+  readonly pending: () => number
+  /** The first bytes ever received (up to 8), to recognise a TLS record where plaintext was expected. */
+  readonly firstBytes: () => Uint8Array
+  /** Destroys the connection. */
+  readonly destroy: Effect.Effect<void>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<F> {
+  readonly protocol: string
+  readonly host: string
+  readonly port: number
+  readonly timeouts: Limits.Timeouts
+  readonly makeFramer: () => Framer.Framer<F>
+}
+
+const deadlineFor = (timeouts: Limits.Timeouts, phase: MailError.Phase): number => {
+  switch (phase) {
+    case "connect":
+      return timeouts.connect
+    case "greeting":
+      return timeouts.greeting
+    case "handshake":
+      return timeouts.handshake
+    case "data":
+      return timeouts.data
+    case "idle":
+      return timeouts.idle
+    default:
+      return timeouts.command
+  }
+}
+
+/**
+ * Maps a codec error to the connection-level reason.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const decodeFailure = (phase: MailError.Phase, error: CodecError.DecodeError): MailError.MailError =>
+  MailError.make(
+    error._tag === "LimitExceeded"
+      ? new MailError.LimitExceeded({ limit: error.limit, max: error.max, actual: error.actual })
+      : new MailError.ProtocolViolation({
+        phase,
+        detail: `malformed ${error.grammar}: ${error.detail}`,
+        preview: error.preview
+      })
+  )
+
+const traceText = (bytes: Uint8Array): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  let start = 0
+  while (start < bytes.length && lines.length < 20) {
+    let end = bytes.indexOf(0x0a, start)
+    if (end < 0) end = bytes.length
+    else end += 1
+    lines.push(CodecError.preview(bytes.subarray(start, end), 200))
+    start = end
+  }
+  if (start < bytes.length) lines.push(`... ${bytes.length - start} more bytes`)
+  return lines
+}
+
+/**
+ * Builds a wire over a transport connection.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <F>(connection: TransportConnection, options: Options<F>): Effect.Effect<Wire<F>> =>
+  WireTrace.useSync((tracing) => {
+    let framer = options.makeFramer()
+    let queue: Array<F> = []
+    let head = 0
+    // Plaintext mode: received bytes not yet handed to the framer (S3 bookkeeping).
+    let held: Uint8Array = new Uint8Array(0)
+    let plaintext = connection.tls() === undefined
+    let upgrading = false
+    let broken: MailError.MailError | undefined
+    let first: Uint8Array = new Uint8Array(0)
+
+    const annotate = Effect.annotateLogs({ protocol: options.protocol, host: options.host })
+    const traceIn = (chunk: Uint8Array) =>
+      tracing
+        ? Effect.forEach(traceText(chunk), (line) => Effect.logDebug(`S: ${line}`), { discard: true }).pipe(annotate)
+        : Effect.void
+
+    const fail = (error: MailError.MailError) => {
+      broken = error
+      return Effect.fail(error)
+    }
+
+    const enqueue = (frames: ReadonlyArray<F>) => {
+      if (head === queue.length) {
+        queue = frames.length === 0 ? [] : [...frames]
+        head = 0
+      } else {
+        for (const frame of frames) queue.push(frame)
+      }
+    }
+
+    // Hands held plaintext to the framer up to and including the next LF; stops at the first frame.
+    const feedHeld = (phase: MailError.Phase): MailError.MailError | undefined => {
+      while (held.length > 0 && head === queue.length) {
+        const lf = held.indexOf(0x0a)
+        const end = lf < 0 ? held.length : lf + 1
+        const segment = held.subarray(0, end)
+        held = held.subarray(end)
+        const result = framer.push(segment)
+        if (Result.isFailure(result)) return decodeFailure(phase, result.failure)
+        enqueue(result.success)
+      }
+      return undefined
+    }
+
+    const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> => {
+      const millis = deadlineFor(options.timeouts, phase)
+      return connection.pull.pipe(
+        Effect.mapError(ioFailure(phase)),
+        Effect.timeoutOrElse({
+          duration: millis,
+          orElse: () => Effect.fail(MailError.make(new MailError.Timeout({ phase, millis })))
+        }),
+        Effect.flatMap((chunks) => {
+          if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
+          for (const chunk of chunks) {
+            if (plaintext) {
+              held = held.length === 0 ? chunk : concat(held, chunk)
+            } else {
+              const result = framer.push(chunk)
+              if (Result.isFailure(result)) return fail(decodeFailure(phase, result.failure))
+              enqueue(result.success)
+            }
+          }
+          if (plaintext) {
+            const error = feedHeld(phase)
+            if (error !== undefined) return fail(error)
+          }
+          return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
+        }),
+        Effect.tapError((error) => Effect.sync(() => {
+          broken ??= error
+        }))
+      )
+    }
+
+    const guard = (): MailError.MailError | undefined => {
+      if (broken !== undefined) return broken
+      if (upgrading) {
+        return MailError.make(
+          new MailError.ProtocolViolation({ phase: "handshake", detail: "the connection is switching to TLS" })
+        )
+      }
+      return undefined
+    }
+
+    const nextBatch = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> =>
+      Effect.suspend(() => {
+        const error = guard()
+        if (error !== undefined) return Effect.fail(error)
+        if (plaintext && head === queue.length) {
+          const feedError = feedHeld(phase)
+          if (feedError !== undefined) return fail(feedError)
+        }
+        if (head < queue.length) {
+          const batch = head === 0 ? queue : queue.slice(head)
+          queue = []
+          head = 0
+          return Effect.succeed(batch)
+        }
+        return Effect.flatMap(receive(phase), () => nextBatch(phase))
+      })
+
+    const next = (phase: MailError.Phase): Effect.Effect<F, MailError.MailError> =>
+      Effect.suspend(() => {
+        const error = guard()
+        if (error !== undefined) return Effect.fail(error)
+        if (plaintext && head === queue.length) {
+          const feedError = feedHeld(phase)
+          if (feedError !== undefined) return fail(feedError)
+        }
+        if (head < queue.length) {
+          const frame = queue[head++]!
+          if (head === queue.length) {
+            queue = []
+            head = 0
+          }
+          return Effect.succeed(frame)
+        }
+        return Effect.flatMap(receive(phase), () => next(phase))
+      })
+
+    const write = (chunks: ReadonlyArray<Uint8Array>, trace: ReadonlyArray<string>, phase: MailError.Phase = "command") =>
+      Effect.suspend(() => {
+        const error = guard()
+        if (error !== undefined) return Effect.fail(error)
+        const traced = tracing
+          ? Effect.forEach(trace, (line) => Effect.logDebug(`C: ${line}`), { discard: true }).pipe(annotate)
+          : Effect.void
+        return Effect.andThen(
+          traced,
+          connection.write(chunks).pipe(
+            Effect.mapError(ioFailure(phase)),
+            Effect.tapError((e) => Effect.sync(() => {
+              broken ??= e
+            }))
+          )
+        )
+      })
+
+    const pending = () => held.length + framer.buffered()
+
+    const startTls = (params: Tls.TlsParams) =>
+      Effect.suspend(() => {
+        const error = guard()
+        if (error !== undefined) return Effect.fail(error)
+        const queued = queue.length - head
+        const bytes = pending()
+        if (queued > 0 || bytes > 0) {
+          const previewBytes = framer.buffered() > 0 ? concat(framer.pendingPreview(), held) : held
+          return Effect.andThen(
+            connection.destroy,
+            fail(MailError.make(
+              new MailError.StartTlsInjection({
+                pendingBytes: bytes,
+                preview: CodecError.preview(previewBytes) || `${queued} queued reply(ies)`
+              })
+            ))
+          )
+        }
+        upgrading = true
+        return connection.upgrade(params).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              // S4: nothing parsed before TLS survives.
+              framer = options.makeFramer()
+              queue = []
+              head = 0
+              held = new Uint8Array(0)
+              plaintext = false
+              upgrading = false
+            })
+          ),
+          Effect.tapError((e) =>
+            Effect.andThen(
+              connection.destroy,
+              Effect.sync(() => {
+                broken = e
+                upgrading = false
+              })
+            )
+          )
+        )
+      })
+
+    const wire: Wire<F> = {
+      protocol: options.protocol,
+      host: options.host,
+      port: options.port,
+      tls: connection.tls,
+      next,
+      nextBatch,
+      write,
+      startTls,
+      pending,
+      firstBytes: () => first,
+      destroy: connection.destroy
+    }
+    return wire
+  })
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
