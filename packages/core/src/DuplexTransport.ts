@@ -43,10 +43,13 @@ const errorCode = (cause: unknown): string | undefined =>
     ? cause.code
     : undefined
 
-const attach = Effect.fnUntraced(function*(duplex: Duplex, scope: Scope.Scope) {
+// The reader lives in `readerScope` (closed at the upgrade, which detaches it from the plaintext
+// duplex). The writer lives in the connection's scope: releasing it ends the stream, which must not
+// happen at the upgrade (once the reader is gone it no longer has a stream to end).
+const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Scope, connectionScope: Scope.Scope) {
   const socket = yield* NodeSocket.fromDuplex(Effect.succeed(duplex))
-  const reader = yield* Scope.provide(socket.reader, scope).pipe(Effect.mapError(toIoError("read")))
-  const writer = yield* Scope.provide(socket.writer, scope)
+  const reader = yield* Scope.provide(socket.reader, readerScope).pipe(Effect.mapError(toIoError("read")))
+  const writer = yield* Scope.provide(socket.writer, connectionScope)
   const io: Io = {
     pull: Effect.mapError(
       Effect.map(reader.pull, (batch) => {
@@ -249,7 +252,7 @@ const handshake = (raw: Duplex, params: Tls.TlsParams) =>
 export const make = Effect.fnUntraced(function*(raw: Duplex) {
   const scope = yield* Effect.scope
   let ioScope = yield* Scope.fork(scope)
-  let io = yield* attach(raw, ioScope).pipe(Effect.mapError(ioFailure("connect")))
+  let io = yield* attach(raw, ioScope, scope).pipe(Effect.mapError(ioFailure("connect")))
   let tls: { readonly socket: NodeTls.TLSSocket; readonly session: Tls.TlsSession } | undefined
   let upgraded = false
 
@@ -268,7 +271,7 @@ export const make = Effect.fnUntraced(function*(raw: Duplex) {
       yield* Scope.addFinalizer(scope, Effect.sync(() => established.socket.destroy()))
       tls = established
       ioScope = yield* Scope.fork(scope)
-      io = yield* attach(established.socket, ioScope).pipe(Effect.mapError(ioFailure("handshake")))
+      io = yield* attach(established.socket, ioScope, scope).pipe(Effect.mapError(ioFailure("handshake")))
       return established.session
     })
 

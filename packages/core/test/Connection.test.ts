@@ -1,0 +1,290 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Connection from "@starttls/core/Connection"
+import * as MailError from "@starttls/core/MailError"
+import * as SecurityEvents from "@starttls/core/SecurityEvents"
+import * as TlsPolicy from "@starttls/core/TlsPolicy"
+// core does not depend on testkit (dependencies point one way); its tests borrow the in-memory transport.
+import * as MemoryTransport from "../../testkit/src/MemoryTransport.ts"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as LineDialect from "./LineDialect.ts"
+import * as LineServer from "./LineServer.ts"
+
+const options = { host: "localhost", port: 9143, tls: { trustOnly: [LineServer.certs.ca] } }
+
+const withServer = (config: LineServer.Config) => {
+  const rec = LineServer.newRecording()
+  const layer = MemoryTransport.layer((server) => LineServer.serve(config, rec)(server))
+  return { rec, layer }
+}
+
+const reasonOf = <A>(exit: Exit.Exit<A, MailError.MailError>): MailError.MailErrorReason => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (error === undefined || error._tag !== "Fail") throw new Error("expected a typed failure")
+  return (error.error as MailError.MailError).reason
+}
+
+describe("Connection over real in-memory TLS", () => {
+  it.live("greeting → STARTTLS → capabilities again over TLS", () => {
+    const { rec, layer } = withServer({ plainCaps: ["STARTTLS", "X-PLAIN-ONLY"], tlsCaps: ["AUTH=PLAIN", "ECHO"] })
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      assert.strictEqual(plain.state, "Plain")
+      assert.deepStrictEqual(plain.session.plaintextCapabilities, ["STARTTLS", "X-PLAIN-ONLY"])
+      const secure = yield* Connection.startTls(plain)
+      assert.strictEqual(secure.state, "Secure")
+      assert.deepStrictEqual(yield* Connection.capabilities(secure), ["AUTH=PLAIN", "ECHO"])
+      assert.strictEqual(secure.session.plaintextCapabilities, undefined)
+      const tls = Connection.tlsSession(secure)
+      assert.isDefined(tls)
+      assert.isTrue(tls!.verified)
+      assert.strictEqual(tls!.protocol, "TLSv1.3")
+      assert.strictEqual(tls!.channelBinding?.length, 32)
+      assert.strictEqual(yield* Connection.exchange(secure.session, LineDialect.echo("hello")), "hello")
+      assert.strictEqual(LineServer.plaintextSent(rec), "STARTTLS\r\n")
+      assert.strictEqual(LineServer.tlsSent(rec), "CAPA\r\nECHO hello\r\n")
+      assert.deepStrictEqual(rec.afterStartTls, [])
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("a consumed handle is stale (typestate enforced at run time)", () => {
+    const { layer } = withServer({})
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const secure = yield* Connection.startTls(plain)
+      const again = yield* Effect.exit(Connection.startTls(plain))
+      const reason = reasonOf(again)
+      assert.strictEqual(reason._tag, "StaleConnection")
+      assert.include(reason.message, "Plain")
+      assert.strictEqual(secure.session.state, "Secure")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S3: bytes in the same write as the STARTTLS reply fail before TLS starts, counted exactly", () => {
+    const injected = new TextEncoder().encode("+OK CAPS AUTH=PLAIN\r\n")
+    const { rec, layer } = withServer({ injectSameWrite: injected })
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const exit = yield* Effect.exit(Connection.startTls(plain))
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason._tag, "StartTlsInjection")
+      if (reason._tag === "StartTlsInjection") {
+        assert.strictEqual(reason.pendingBytes, injected.length)
+        assert.strictEqual(reason.preview, "+OK CAPS AUTH=PLAIN\\r\\n")
+      }
+      assert.strictEqual(Connection.runtimeState(plain), "Closed")
+      assert.isFalse(rec.tlsStarted)
+      assert.strictEqual(LineServer.plaintextSent(rec), "STARTTLS\r\n")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S3: plaintext written after the STARTTLS reply breaks the handshake (NotTls)", () => {
+    const { rec, layer } = withServer({
+      injectLater: new TextEncoder().encode("+OK CAPS AUTH=PLAIN\r\n"),
+      injectDelayMs: 5
+    })
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const reason = reasonOf(yield* Effect.exit(Connection.startTls(plain)))
+      assert.strictEqual(reason._tag, "TlsFailure")
+      assert.strictEqual(LineServer.tlsSent(rec), "")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  for (
+    const [cert, kind] of [
+      ["selfSigned", "CertificateUntrusted"],
+      ["wrongName", "HostnameMismatch"],
+      ["expired", "CertificateExpired"]
+    ] as const
+  ) {
+    it.live(`S5: ${cert} certificate → TlsFailure ${kind}, nothing sent over TLS`, () => {
+      const { rec, layer } = withServer({ cert })
+      return Effect.gen(function*() {
+        const plain = yield* Connection.connect(LineDialect.dialect, options)
+        const reason = reasonOf(yield* Effect.exit(Connection.startTls(plain)))
+        assert.strictEqual(reason._tag, "TlsFailure")
+        if (reason._tag === "TlsFailure") {
+          assert.strictEqual(reason.kind, kind)
+          assert.strictEqual(reason.host, "localhost")
+        }
+        assert.strictEqual(LineServer.tlsSent(rec), "")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    })
+  }
+
+  it.live("S5: the dangerous option accepts a self-signed certificate and emits an event", () => {
+    const { layer } = withServer({ cert: "selfSigned" })
+    const events: Array<SecurityEvents.SecurityEvent> = []
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, {
+        ...options,
+        tls: { dangerouslyAcceptInvalidCertificates: true }
+      })
+      const secure = yield* Connection.startTls(plain)
+      assert.isFalse(Connection.tlsSession(secure)!.verified)
+      assert.deepStrictEqual(events.map((e) => e._tag), ["CertificateVerificationDisabled"])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(layer, SecurityEvents.layer((e) => Effect.sync(() => events.push(e)))))
+    )
+  })
+
+  it.live("pinning: a matching pin passes, another pin fails with PinMismatch", () => {
+    const { layer } = withServer({})
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const secure = yield* Connection.startTls(plain)
+      const pin = Connection.tlsSession(secure)!.peerSpkiSha256!
+      const pinned = yield* Connection.connect(LineDialect.dialect, { ...options, tls: { ...options.tls, pinnedSha256: [pin] } })
+      yield* Connection.startTls(pinned)
+      const wrong = yield* Connection.connect(LineDialect.dialect, {
+        ...options,
+        tls: { ...options.tls, pinnedSha256: ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] }
+      })
+      const reason = reasonOf(yield* Effect.exit(Connection.startTls(wrong)))
+      assert.strictEqual(reason._tag === "TlsFailure" ? reason.kind : reason._tag, "PinMismatch")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S1: STARTTLS refused → StartTlsRejected, retryable for a temporary refusal", () =>
+    Effect.gen(function*() {
+      for (const [reply, retryable] of [["-ERR no TLS today", false], ["-TEMP try later", true]] as const) {
+        const { rec, layer } = withServer({ startTlsReply: reply })
+        const reason = yield* Effect.exit(
+          Connection.secure(LineDialect.dialect, options).pipe(Effect.scoped, Effect.provide(layer))
+        ).pipe(Effect.map(reasonOf))
+        assert.strictEqual(reason._tag, "StartTlsRejected")
+        if (reason._tag === "StartTlsRejected") {
+          assert.strictEqual(reason.retryable, retryable)
+          assert.strictEqual(reason.untrustedReply, reply)
+          assert.notInclude(reason.message, reply.slice(5))
+        }
+        assert.strictEqual(LineServer.plaintextSent(rec), "STARTTLS\r\n")
+      }
+    }))
+
+  it.live("S4: a failed capability re-query after TLS is an error, never the plaintext set", () => {
+    const { layer } = withServer({ plainCaps: ["STARTTLS", "AUTH=PLAIN"], tlsCapaReply: "-ERR nope" })
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const reason = reasonOf(yield* Effect.exit(Connection.startTls(plain)))
+      assert.strictEqual(reason._tag, "CapabilitiesUnavailable")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S6: a pre-authenticated greeting on plaintext fails; over implicit TLS it is Authenticated", () =>
+    Effect.gen(function*() {
+      const plainServer = withServer({ greeting: "+PREAUTH [CAPS ECHO] welcome" })
+      const reason = yield* Effect.exit(
+        Connection.connect(LineDialect.dialect, options).pipe(Effect.scoped, Effect.provide(plainServer.layer))
+      ).pipe(Effect.map(reasonOf))
+      assert.strictEqual(reason._tag, "PreauthOnPlaintext")
+      assert.deepStrictEqual(plainServer.rec.chunks, [])
+
+      const tlsServer = withServer({ implicitTls: true, greeting: "+PREAUTH [CAPS ECHO] welcome" })
+      const connection = yield* Connection.connectTls(LineDialect.dialect, options).pipe(
+        Effect.provide(tlsServer.layer)
+      )
+      assert.strictEqual(connection.state, "Authenticated")
+      assert.deepStrictEqual(connection.session.capabilities, ["ECHO"])
+    }).pipe(Effect.scoped))
+
+  it.live("implicit TLS on a port that speaks plaintext → SecurityModeMismatch", () => {
+    const { layer } = withServer({})
+    return Effect.gen(function*() {
+      const reason = reasonOf(yield* Effect.exit(Connection.connectTls(LineDialect.dialect, options)))
+      assert.strictEqual(reason._tag, "SecurityModeMismatch")
+      if (reason._tag === "SecurityModeMismatch") assert.strictEqual(reason.serverSpeaks, "plaintext")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S9: a silent server fails the greeting with a Timeout naming the phase", () => {
+    const { layer } = withServer({ silent: true })
+    return Effect.gen(function*() {
+      const reason = reasonOf(
+        yield* Effect.exit(
+          Connection.connect(LineDialect.dialect, { ...options, port: 9993, timeouts: { greeting: 50 } })
+        )
+      )
+      assert.strictEqual(reason._tag, "Timeout")
+      if (reason._tag === "Timeout") {
+        assert.strictEqual(reason.phase, "greeting")
+        assert.include(reason.hint ?? "", "implicit TLS")
+      }
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("security mode from the port: the dialect's implicit-TLS port starts TLS first", () => {
+    const { rec, layer } = withServer({ implicitTls: true, greeting: "+OK [CAPS AUTH=PLAIN] secure" })
+    return Effect.gen(function*() {
+      const connection = yield* Connection.secure(LineDialect.dialect, { ...options, port: 9993 })
+      assert.strictEqual(connection.state, "Secure")
+      assert.isTrue(rec.tlsStarted)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("TlsPolicy.implicitTls makes implicit TLS the default whatever the port", () => {
+    const { layer } = withServer({ implicitTls: true })
+    return Effect.gen(function*() {
+      const connection = yield* Connection.secure(LineDialect.dialect, options)
+      assert.strictEqual(connection.state, "Secure")
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(layer, TlsPolicy.implicitTls)))
+  })
+
+  it.live("opportunistic (dangerous): STARTTLS missing → stays Plain with a Downgrade event", () => {
+    const { rec, layer } = withServer({ plainCaps: ["AUTH=PLAIN"] })
+    const events: Array<SecurityEvents.SecurityEvent> = []
+    return Effect.gen(function*() {
+      const connection = yield* Connection.opportunistic(LineDialect.dialect, options)
+      assert.strictEqual(connection.state, "Plain")
+      assert.deepStrictEqual(events.map((e) => e._tag), ["Downgrade"])
+      assert.strictEqual(LineServer.plaintextSent(rec), "CAPA\r\n")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        layer,
+        TlsPolicy.opportunisticStartTlsDangerously,
+        SecurityEvents.layer((e) => Effect.sync(() => events.push(e)))
+      ))
+    )
+  })
+
+  it.live("opportunistic still upgrades when STARTTLS is offered, and still fails closed on injection", () =>
+    Effect.gen(function*() {
+      const ok = withServer({})
+      const upgraded = yield* Connection.opportunistic(LineDialect.dialect, options).pipe(Effect.provide(ok.layer))
+      assert.strictEqual(upgraded.state, "Secure")
+      const bad = withServer({ injectSameWrite: new TextEncoder().encode("+OK CAPS X\r\n") })
+      const reason = yield* Effect.exit(Connection.opportunistic(LineDialect.dialect, options)).pipe(
+        Effect.provide(bad.layer),
+        Effect.map(reasonOf)
+      )
+      assert.strictEqual(reason._tag, "StartTlsInjection")
+    }).pipe(Effect.scoped, Effect.provide(TlsPolicy.opportunisticStartTlsDangerously)))
+
+  it.live("close sends the goodbye and makes every handle stale", () => {
+    const { rec, layer } = withServer({})
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      yield* Connection.close(secure)
+      assert.strictEqual(Connection.runtimeState(secure), "Closed")
+      assert.strictEqual(LineServer.tlsSent(rec), "CAPA\r\nQUIT\r\n")
+      const reason = reasonOf(yield* Effect.exit(Connection.capabilities(secure)))
+      assert.strictEqual(reason._tag, "StaleConnection")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("limits: an endless line fails with LimitExceeded naming maxLineLength", () => {
+    const { layer } = withServer({ greeting: "+OK " + "x".repeat(5000) })
+    return Effect.gen(function*() {
+      const reason = reasonOf(
+        yield* Effect.exit(Connection.connect(LineDialect.dialect, { ...options, limits: { maxLineLength: 1024 } }))
+      )
+      assert.strictEqual(reason._tag, "LimitExceeded")
+      if (reason._tag === "LimitExceeded") assert.strictEqual(reason.limit, "maxLineLength")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+})

@@ -1,0 +1,217 @@
+/**
+ * A configurable LINE server (see LineDialect.ts) over any Duplex, with real TLS from the testkit's
+ * committed certificates. It records every client byte with the phase it arrived in.
+ */
+import * as Effect from "effect/Effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import type { Duplex } from "node:stream"
+import * as NodeTls from "node:tls"
+
+const certDir = join(import.meta.dirname, "..", "..", "testkit", "fixtures", "certs")
+const pem = (name: string) => readFileSync(join(certDir, name), "utf8")
+
+export const certs = {
+  ca: pem("ca.crt"),
+  localhost: { cert: pem("localhost.crt"), key: pem("localhost.key") },
+  selfSigned: { cert: pem("self-signed.crt"), key: pem("self-signed.key") },
+  wrongName: { cert: pem("wrong-name.crt"), key: pem("wrong-name.key") },
+  expired: { cert: pem("expired.crt"), key: pem("expired.key") }
+}
+
+export type CertName = "localhost" | "selfSigned" | "wrongName" | "expired"
+
+export interface Config {
+  readonly greeting?: string
+  readonly plainCaps?: ReadonlyArray<string>
+  readonly tlsCaps?: ReadonlyArray<string>
+  /** Reply to STARTTLS. Default "+OK begin TLS". */
+  readonly startTlsReply?: string
+  /** Bytes written in the SAME write as the STARTTLS reply. */
+  readonly injectSameWrite?: Uint8Array
+  /** Bytes written in a later write (after `injectDelayMs`), before the server starts TLS. */
+  readonly injectLater?: Uint8Array
+  readonly injectDelayMs?: number
+  /** Whether to start TLS after a positive STARTTLS reply. Default true. */
+  readonly startTls?: boolean
+  readonly cert?: CertName
+  readonly implicitTls?: boolean
+  /** PLAIN users. */
+  readonly users?: Readonly<Record<string, string>>
+  /** Don't answer anything (greeting timeout tests). */
+  readonly silent?: boolean
+  /** Reply to CAPA over TLS (default "+OK CAPS " + tlsCaps). */
+  readonly tlsCapaReply?: string
+}
+
+export interface Recording {
+  readonly chunks: Array<{ readonly phase: "plain" | "tls"; readonly text: string }>
+  /** Client bytes that arrived after the STARTTLS line and before TLS started. */
+  readonly afterStartTls: Array<string>
+  tlsStarted: boolean
+  tlsError: string | undefined
+  closed: boolean
+}
+
+export const newRecording = (): Recording => ({
+  chunks: [],
+  afterStartTls: [],
+  tlsStarted: false,
+  tlsError: undefined,
+  closed: false
+})
+
+export const plaintextSent = (rec: Recording): string =>
+  rec.chunks.filter((c) => c.phase === "plain").map((c) => c.text).join("")
+
+export const tlsSent = (rec: Recording): string =>
+  rec.chunks.filter((c) => c.phase === "tls").map((c) => c.text).join("")
+
+/**
+ * Serves one connection. Resolves when the connection ends.
+ */
+export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const cert = certs[config.cert ?? "localhost"]
+    let socket: Duplex = raw
+    let phase: "plain" | "tls" = "plain"
+    let buffer = ""
+    let stopped = false
+    const done = () => {
+      rec.closed = true
+      resume(Effect.void)
+    }
+    const write = (text: string) => {
+      if (!socket.destroyed) socket.write(text)
+    }
+    const caps = () => (phase === "tls" ? config.tlsCaps ?? ["AUTH=PLAIN"] : config.plainCaps ?? ["STARTTLS"])
+
+    const goTls = () => {
+      stopped = true
+      raw.off("data", onData)
+      const tls = new NodeTls.TLSSocket(raw, { isServer: true, cert: cert.cert, key: cert.key })
+      tls.on("secure", () => {
+        rec.tlsStarted = true
+        phase = "tls"
+        socket = tls
+        stopped = false
+        buffer = ""
+        tls.on("data", onData)
+      })
+      tls.on("error", (e: Error & { code?: string }) => {
+        rec.tlsError = e.code ?? e.message
+        tls.destroy()
+      })
+      tls.on("close", done)
+    }
+
+    let authUser: string | undefined
+    const handle = (line: string) => {
+      const [verb = "", ...rest] = line.split(" ")
+      const arg = rest.join(" ")
+      if (authUser !== undefined) {
+        // SASL PLAIN response to an empty challenge
+        authUser = undefined
+        return finishPlain(line)
+      }
+      switch (verb.toUpperCase()) {
+        case "CAPA":
+          return write(phase === "tls" && config.tlsCapaReply !== undefined ? config.tlsCapaReply + "\r\n" : `+OK CAPS ${caps().join(" ")}\r\n`)
+        case "STARTTLS": {
+          const reply = (config.startTlsReply ?? "+OK begin TLS") + "\r\n"
+          const positive = reply.startsWith("+OK")
+          if (config.injectSameWrite !== undefined) {
+            write(reply + Buffer.from(config.injectSameWrite).toString("latin1"))
+          } else {
+            write(reply)
+          }
+          if (!positive || config.startTls === false) return
+          stopped = true
+          raw.off("data", onData)
+          raw.on("data", onAfterStartTls)
+          if (config.injectLater !== undefined) {
+            const later = config.injectLater
+            setTimeout(() => {
+              raw.write(Buffer.from(later))
+              raw.off("data", onAfterStartTls)
+              goTls()
+            }, config.injectDelayMs ?? 20)
+          } else {
+            raw.off("data", onAfterStartTls)
+            goTls()
+          }
+          return
+        }
+        case "AUTH": {
+          const [mech = "", initial] = rest
+          if (mech.toUpperCase() !== "PLAIN") return write("-ERR unsupported\r\n")
+          if (initial === undefined) {
+            authUser = ""
+            return write("+ \r\n")
+          }
+          return finishPlain(initial)
+        }
+        case "ECHO":
+          return write(`+OK ${arg}\r\n`)
+        case "QUIT":
+          write("+OK bye\r\n")
+          socket.end()
+          return
+        default:
+          return write("-ERR unknown command\r\n")
+      }
+    }
+    const finishPlain = (b64: string) => {
+      const parts = Buffer.from(b64 === "=" ? "" : b64, "base64").toString("utf8").split("\0")
+      const user = parts[1] ?? ""
+      const pass = parts[2] ?? ""
+      if (config.users !== undefined && config.users[user] === pass) {
+        return write(`+OK [CAPS ${phase === "tls" ? "ECHO AUTHED" : "ECHO AUTHED-PLAIN"}] welcome\r\n`)
+      }
+      return write("-ERR authentication failed\r\n")
+    }
+    const onAfterStartTls = (chunk: Buffer) => {
+      rec.afterStartTls.push(chunk.toString("latin1"))
+    }
+    const onData = (chunk: Buffer) => {
+      if (stopped) return
+      const text = chunk.toString("latin1")
+      rec.chunks.push({ phase, text })
+      buffer += text
+      let index: number
+      while (!stopped && (index = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, index)
+        buffer = buffer.slice(index + 2)
+        handle(line)
+        if (stopped && buffer.length > 0) {
+          // bytes the client sent in the same write as STARTTLS (client-side injection, A19)
+          rec.afterStartTls.push(buffer)
+          buffer = ""
+        }
+      }
+    }
+    raw.on("close", () => {
+      if (phase === "plain") done()
+    })
+    raw.on("error", () => undefined)
+    if (config.silent === true) return
+    const greet = () => write((config.greeting ?? `+OK [CAPS ${caps().join(" ")}] LINE ready`) + "\r\n")
+    if (config.implicitTls === true) {
+      const tls = new NodeTls.TLSSocket(raw, { isServer: true, cert: cert.cert, key: cert.key })
+      tls.on("secure", () => {
+        rec.tlsStarted = true
+        phase = "tls"
+        socket = tls
+        tls.on("data", onData)
+        greet()
+      })
+      tls.on("error", (e: Error & { code?: string }) => {
+        rec.tlsError = e.code ?? e.message
+        tls.destroy()
+      })
+      tls.on("close", done)
+      return
+    }
+    raw.on("data", onData)
+    greet()
+  })
