@@ -129,6 +129,19 @@ export const check = <S extends State, F, Caps>(
   })
 
 /**
+ * Runs `f` holding the session's lock, after checking (under the lock) that the handle is current.
+ * Every operation of a protocol package goes through it.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withSession = <S extends State, F, Caps, A, E, R>(
+  connection: Connection<S, F, Caps>,
+  f: (session: Session<F, Caps>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | MailError.MailError, R> =>
+  connection.session.lock.withPermits(1)(Effect.flatMap(check(connection), f))
+
+/**
  * Consumes a handle and returns one in state `To`. For protocol packages (e.g. IMAP moving into a
  * selected mailbox keeps `Authenticated`, but re-issues the handle).
  *
@@ -367,14 +380,12 @@ export const connectTls = <F, Caps>(
 export const queryCapabilities = <S extends State, F, Caps>(
   connection: Connection<S, F, Caps>
 ): Effect.Effect<Caps, MailError.MailError> =>
-  Effect.flatMap(check(connection), (session) =>
-    session.lock.withPermits(1)(
-      Effect.tap(exchange(session, session.protocol.capabilities()), (caps) =>
-        Effect.sync(() => {
-          if (session.state === "Plain") session.plaintextCapabilities = caps
-          else session.capabilities = caps
-        }))
-    ))
+  withSession(connection, (session) =>
+    Effect.tap(exchange(session, session.protocol.capabilities()), (caps) =>
+      Effect.sync(() => {
+        if (session.state === "Plain") session.plaintextCapabilities = caps
+        else session.capabilities = caps
+      })))
 
 /**
  * Capabilities of a Secure or Authenticated connection, learned over TLS (asked now if not yet
@@ -401,9 +412,8 @@ export const capabilities = <S extends "Secure" | "Authenticated", F, Caps>(
 export const startTls = <F, Caps>(
   connection: Connection<"Plain", F, Caps>
 ): Effect.Effect<Connection<"Secure", F, Caps>, MailError.MailError> =>
-  Effect.gen(function*() {
-    const session = yield* check(connection)
-    return yield* session.lock.withPermits(1)(Effect.gen(function*() {
+  withSession(connection, (session) =>
+    Effect.gen(function*() {
       if (session.dialect.capabilitiesBeforeStartTls && session.plaintextCapabilities === undefined) {
         session.plaintextCapabilities = yield* exchange(session, session.protocol.capabilities())
       }
@@ -413,9 +423,16 @@ export const startTls = <F, Caps>(
       ) {
         return yield* failWith(new MailError.StartTlsUnavailable({ protocol: session.dialect.name }))
       }
-      yield* exchange(session, session.protocol.startTls())
+      // From the STARTTLS command on, the Plain handle is consumed (S12: nobody writes until TLS is up).
       session.state = "Upgrading"
       session.generation += 1
+      yield* exchange(session, session.protocol.startTls()).pipe(
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            session.state = "Closed"
+          })
+        )
+      )
       const tls = yield* session.wire.startTls(tlsParams(session)).pipe(
         Effect.timeoutOrElse({
           duration: session.timeouts.handshake,
@@ -449,8 +466,7 @@ export const startTls = <F, Caps>(
       )
       session.capabilities = caps
       return handle(session, "Secure")
-    }))
-  }).pipe(Effect.withSpan("Connection.startTls"))
+    })).pipe(Effect.withSpan("Connection.startTls"))
 
 /**
  * Opens a connection and makes it secure according to the policy: implicit TLS, or STARTTLS, which

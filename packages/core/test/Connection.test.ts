@@ -7,6 +7,8 @@ import * as TlsPolicy from "@starttls/core/TlsPolicy"
 import * as MemoryTransport from "../../testkit/src/MemoryTransport.ts"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as fc from "fast-check"
 import * as Layer from "effect/Layer"
 import * as LineDialect from "./LineDialect.ts"
 import * as LineServer from "./LineServer.ts"
@@ -287,4 +289,68 @@ describe("Connection over real in-memory TLS", () => {
       if (reason._tag === "LimitExceeded") assert.strictEqual(reason.limit, "maxLineLength")
     }).pipe(Effect.scoped, Effect.provide(layer))
   })
+})
+
+describe("STARTTLS hygiene", () => {
+  it.live("A19: while the STARTTLS reply is delayed the client writes nothing, even when asked to", () => {
+    const { rec, layer } = withServer({ startTlsDelayMs: 200 })
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const upgrading = yield* Effect.forkChild(Connection.startTls(plain))
+      yield* Effect.sleep("20 millis")
+      assert.strictEqual(Connection.runtimeState(plain), "Upgrading")
+      // Another fiber tries to use the connection meanwhile: it waits for the lock, then finds its handle stale.
+      const meanwhile = yield* Effect.forkChild(Effect.exit(Connection.queryCapabilities(plain)))
+      const secure = yield* Fiber.join(upgrading)
+      const reason = reasonOf(yield* Fiber.join(meanwhile))
+      assert.strictEqual(reason._tag, "StaleConnection")
+      assert.strictEqual(LineServer.plaintextSent(rec), "STARTTLS\r\n")
+      assert.isTrue(rec.tlsStarted)
+      assert.strictEqual(rec.tlsError, undefined)
+      assert.strictEqual(secure.state, "Secure")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("property: any non-empty suffix after the STARTTLS reply, any chunking → injection or TLS error", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ minLength: 1, maxLength: 64 }),
+          fc.array(fc.nat(), { maxLength: 4 }),
+          async (suffix, cuts) => {
+            const reply = new TextEncoder().encode("+OK begin TLS\r\n")
+            const all = new Uint8Array(reply.length + suffix.length)
+            all.set(reply)
+            all.set(suffix, reply.length)
+            const points = [...new Set(cuts.map((c) => 1 + (c % (all.length - 1))))].sort((a, b) => a - b)
+            const writes: Array<Uint8Array> = []
+            let start = 0
+            for (const p of points) {
+              writes.push(all.subarray(start, p))
+              start = p
+            }
+            writes.push(all.subarray(start))
+            const { rec, layer } = withServer({ startTlsWrites: writes })
+            const exit = await Effect.runPromise(
+              Effect.exit(
+                Effect.gen(function*() {
+                  const plain = yield* Connection.connect(LineDialect.dialect, { ...options, timeouts: { handshake: 300 } })
+                  return yield* Connection.startTls(plain)
+                }).pipe(Effect.scoped, Effect.provide(layer))
+              )
+            )
+            const reason = reasonOf(exit)
+            // A suffix that looks like the start of a TLS record makes OpenSSL wait for the rest:
+            // then the handshake deadline ends it.
+            const handshakeTimeout = reason._tag === "Timeout" && reason.phase === "handshake"
+            if (reason._tag !== "StartTlsInjection" && reason._tag !== "TlsFailure" && !handshakeTimeout) {
+              throw new Error(`unexpected ${reason._tag}: ${reason.message}`)
+            }
+            // Nothing was sent over TLS: the post-TLS parser never ran.
+            if (LineServer.tlsSent(rec) !== "") throw new Error("client spoke over TLS")
+          }
+        ),
+        { numRuns: 40 }
+      )
+    ))
 })

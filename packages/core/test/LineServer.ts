@@ -32,6 +32,10 @@ export interface Config {
   /** Bytes written in a later write (after `injectDelayMs`), before the server starts TLS. */
   readonly injectLater?: Uint8Array
   readonly injectDelayMs?: number
+  /** Raw writes answering STARTTLS (each its own write, a macrotask apart), then TLS starts. */
+  readonly startTlsWrites?: ReadonlyArray<Uint8Array>
+  /** Delay before answering STARTTLS. */
+  readonly startTlsDelayMs?: number
   /** Whether to start TLS after a positive STARTTLS reply. Default true. */
   readonly startTls?: boolean
   readonly cert?: CertName
@@ -118,6 +122,24 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
         case "CAPA":
           return write(phase === "tls" && config.tlsCapaReply !== undefined ? config.tlsCapaReply + "\r\n" : `+OK CAPS ${caps().join(" ")}\r\n`)
         case "STARTTLS": {
+          if (config.startTlsWrites !== undefined || config.startTlsDelayMs !== undefined) {
+            stopped = true
+            raw.off("data", onData)
+            // Leave whatever the client sends now (its ClientHello, or plaintext it should not send)
+            // buffered for the TLS engine: plaintext there fails the server's handshake (recorded).
+            raw.pause()
+            const writes = config.startTlsWrites ?? [new TextEncoder().encode("+OK begin TLS\r\n")]
+            const step = (i: number) => {
+              if (i < writes.length) {
+                raw.write(Buffer.from(writes[i]!))
+                setImmediate(() => step(i + 1))
+              } else {
+                goTls()
+              }
+            }
+            setTimeout(() => step(0), config.startTlsDelayMs ?? 0)
+            return
+          }
           const reply = (config.startTlsReply ?? "+OK begin TLS") + "\r\n"
           const positive = reply.startsWith("+OK")
           if (config.injectSameWrite !== undefined) {
