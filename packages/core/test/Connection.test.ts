@@ -1,12 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Connection from "@starttls/core/Connection"
-import * as MailError from "@starttls/core/MailError"
 import * as SecurityEvents from "@starttls/core/SecurityEvents"
 import * as TlsPolicy from "@starttls/core/TlsPolicy"
 // core does not depend on testkit (dependencies point one way); its tests borrow the in-memory transport.
+import { reasonOf } from "../../testkit/src/Failures.ts"
 import * as MemoryTransport from "../../testkit/src/MemoryTransport.ts"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as fc from "fast-check"
 import * as Layer from "effect/Layer"
@@ -21,12 +20,6 @@ const withServer = (config: LineServer.Config) => {
   return { rec, layer }
 }
 
-const reasonOf = <A>(exit: Exit.Exit<A, MailError.MailError>): MailError.MailErrorReason => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (error === undefined || error._tag !== "Fail") throw new Error("expected a typed failure")
-  return (error.error as MailError.MailError).reason
-}
 
 describe("Connection over real in-memory TLS", () => {
   it.live("greeting → STARTTLS → capabilities again over TLS", () => {

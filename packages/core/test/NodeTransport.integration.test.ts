@@ -9,9 +9,9 @@ import * as MailError from "@starttls/core/MailError"
 import * as NodeTransport from "@starttls/core/NodeTransport"
 import { Transport } from "@starttls/core/Transport"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { readFileSync } from "node:fs"
+import { reasonOf } from "../../testkit/src/Failures.ts"
 import * as LineDialect from "./LineDialect.ts"
 
 const env = process.env
@@ -116,37 +116,22 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("NodeTransport against real D
     }))
     return Effect.gen(function*() {
       const plain = yield* Connection.connect(miniImap, { ...options, host: "mail.example.net" })
-      const exit = yield* Effect.exit(Connection.startTls(plain))
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-        const reason = failure?._tag === "Fail" ? (failure.error as MailError.MailError).reason : undefined
-        assert.strictEqual(reason?._tag, "TlsFailure")
-        if (reason?._tag === "TlsFailure") assert.strictEqual(reason.kind, "HostnameMismatch")
-      }
+      const reason = reasonOf(yield* Effect.exit(Connection.startTls(plain)))
+      assert.strictEqual(reason._tag, "TlsFailure")
+      if (reason._tag === "TlsFailure") assert.strictEqual(reason.kind, "HostnameMismatch")
     }).pipe(Effect.scoped, Effect.provide(dialLoopback))
   })
 
   it.live("implicit TLS against the STARTTLS port says the port speaks plaintext", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Connection.connectTls(miniImap, options))
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-        const reason = failure?._tag === "Fail" ? (failure.error as MailError.MailError).reason : undefined
-        assert.strictEqual(reason?._tag, "SecurityModeMismatch")
-      }
+      const reason = reasonOf(yield* Effect.exit(Connection.connectTls(miniImap, options)))
+      assert.strictEqual(reason._tag, "SecurityModeMismatch")
     }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
 
   it.live("a refused connection is a TransportFailure in the connect phase", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Connection.connect(miniImap, { ...options, port: 1 }))
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-        const reason = failure?._tag === "Fail" ? (failure.error as MailError.MailError).reason : undefined
-        assert.strictEqual(reason?._tag, "TransportFailure")
-        if (reason?._tag === "TransportFailure") assert.strictEqual(reason.phase, "connect")
-      }
+      const reason = reasonOf(yield* Effect.exit(Connection.connect(miniImap, { ...options, port: 1 })))
+      assert.strictEqual(reason._tag, "TransportFailure")
+      if (reason._tag === "TransportFailure") assert.strictEqual(reason.phase, "connect")
     }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
 })
