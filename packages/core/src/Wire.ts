@@ -18,12 +18,12 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as CodecError from "./CodecError.ts"
-import { ioFailure } from "./DuplexTransport.ts"
+import { classifyTlsError, ioFailure } from "./DuplexTransport.ts"
 import type * as Framer from "./Framer.ts"
 import type * as Limits from "./Limits.ts"
 import * as MailError from "./MailError.ts"
 import type * as Tls from "./Tls.ts"
-import type { TransportConnection } from "./Transport.ts"
+import type { IoError, TransportConnection } from "./Transport.ts"
 import { WireTrace } from "./WireTrace.ts"
 
 /**
@@ -146,6 +146,19 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         ? Effect.forEach(traceText(chunk), (line) => Effect.logDebug(`S: ${line}`), { discard: true }).pipe(annotate)
         : Effect.void
 
+    // A TLS alert after the handshake (e.g. TLS 1.3 "certificate required") surfaces on a read.
+    const readFailure = (phase: MailError.Phase) => (error: IoError): MailError.MailError =>
+      error.code !== undefined && error.code.startsWith("ERR_SSL_")
+        ? MailError.make(
+          new MailError.TlsFailure({
+            kind: classifyTlsError(error.cause),
+            code: error.code,
+            host: options.host,
+            cause: error.cause
+          })
+        )
+        : ioFailure(phase)(error)
+
     const fail = (error: MailError.MailError) => {
       broken = error
       return Effect.fail(error)
@@ -177,7 +190,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> => {
       const millis = deadlineFor(options.timeouts, phase)
       return connection.pull.pipe(
-        Effect.mapError(ioFailure(phase)),
+        Effect.mapError(readFailure(phase)),
         Effect.timeoutOrElse({
           duration: millis,
           orElse: () => Effect.fail(MailError.make(new MailError.Timeout({ phase, millis })))

@@ -2,12 +2,16 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Connection from "@starttls/core/Connection"
 import * as SecurityEvents from "@starttls/core/SecurityEvents"
 import * as TlsPolicy from "@starttls/core/TlsPolicy"
+import * as WireTrace from "@starttls/core/WireTrace"
 // core does not depend on testkit (dependencies point one way); its tests borrow the in-memory transport.
 import { reasonOf } from "../../testkit/src/Failures.ts"
 import * as MemoryTransport from "../../testkit/src/MemoryTransport.ts"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as fc from "fast-check"
+import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import * as Layer from "effect/Layer"
 import * as LineDialect from "./LineDialect.ts"
 import * as LineServer from "./LineServer.ts"
@@ -346,4 +350,56 @@ describe("STARTTLS hygiene", () => {
         { numRuns: 40 }
       )
     ))
+})
+
+describe("wire trace", () => {
+  it.live("traces every line in and out, with secrets masked by the encoder", () => {
+    const { layer } = withServer({ users: { alice: "s3cret" } })
+    const lines: Array<string> = []
+    const collector = Logger.make((o) => {
+      lines.push((o.message as ReadonlyArray<unknown>).map(String).join(" "))
+    })
+    const secret = Redacted.make(new TextEncoder().encode("\0alice\0s3cret"))
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const session = secure.session
+      const start = session.protocol.sasl.start("PLAIN", secret)
+      yield* session.wire.write(start.bytes, start.trace)
+      const reply = yield* session.wire.next("authenticate")
+      assert.match(reply, /^\+OK \[CAPS/)
+      const joined = lines.join("\n")
+      assert.include(joined, "C: STARTTLS")
+      assert.include(joined, "S: +OK begin TLS\\r\\n")
+      assert.include(joined, "C: CAPA")
+      assert.include(joined, "C: AUTH PLAIN ***")
+      assert.notInclude(joined, "s3cret")
+      assert.notInclude(joined, Buffer.from("\0alice\0s3cret").toString("base64"))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(layer, WireTrace.layer, Logger.layer([collector]))),
+      Effect.provideService(References.MinimumLogLevel, "Debug")
+    )
+  })
+})
+
+describe("mutual TLS", () => {
+  it.live("a client certificate is presented when configured", () => {
+    const { rec, layer } = withServer({ requireClientCert: true })
+    return Effect.gen(function*() {
+      const missing = reasonOf(yield* Effect.exit(Connection.secure(LineDialect.dialect, options)))
+      // TLS 1.3: the server checks the client certificate after the client's handshake completed, so
+      // its refusal arrives on the first read, as an alert or a close depending on the server.
+      assert.include(["TlsFailure", "TransportFailure"], missing._tag)
+      assert.isTrue(rec.tlsError !== undefined)
+      const secure = yield* Connection.secure(LineDialect.dialect, {
+        ...options,
+        tls: {
+          ...options.tls,
+          clientCertificate: { cert: LineServer.certs.client.cert, key: Redacted.make(LineServer.certs.client.key) }
+        }
+      })
+      assert.strictEqual(secure.state, "Secure")
+      assert.strictEqual(rec.peerCertificateSubject, "CN=testkit client")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
 })

@@ -16,10 +16,18 @@ export const certs = {
   localhost: { cert: pem("localhost.crt"), key: pem("localhost.key") },
   selfSigned: { cert: pem("self-signed.crt"), key: pem("self-signed.key") },
   wrongName: { cert: pem("wrong-name.crt"), key: pem("wrong-name.key") },
-  expired: { cert: pem("expired.crt"), key: pem("expired.key") }
+  expired: { cert: pem("expired.crt"), key: pem("expired.key") },
+  client: { cert: pem("client.crt"), key: pem("client.key") }
 }
 
 export type CertName = "localhost" | "selfSigned" | "wrongName" | "expired"
+
+const serverTlsOptions = (cert: { readonly cert: string; readonly key: string }, requireClientCert: boolean) => ({
+  isServer: true,
+  cert: cert.cert,
+  key: cert.key,
+  ...(requireClientCert ? { requestCert: true, rejectUnauthorized: true, ca: [certs.ca] } : {})
+})
 
 export interface Config {
   readonly greeting?: string
@@ -44,6 +52,8 @@ export interface Config {
   readonly users?: Readonly<Record<string, string>>
   /** Don't answer anything (greeting timeout tests). */
   readonly silent?: boolean
+  /** Require a client certificate signed by the test CA. */
+  readonly requireClientCert?: boolean
   /** Reply to CAPA over TLS (default "+OK CAPS " + tlsCaps). */
   readonly tlsCapaReply?: string
 }
@@ -54,6 +64,7 @@ export interface Recording {
   readonly afterStartTls: Array<string>
   tlsStarted: boolean
   tlsError: string | undefined
+  peerCertificateSubject: string | undefined
   closed: boolean
 }
 
@@ -62,6 +73,7 @@ export const newRecording = (): Recording => ({
   afterStartTls: [],
   tlsStarted: false,
   tlsError: undefined,
+  peerCertificateSubject: undefined,
   closed: false
 })
 
@@ -93,9 +105,13 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
     const goTls = () => {
       stopped = true
       raw.off("data", onData)
-      const tls = new NodeTls.TLSSocket(raw, { isServer: true, cert: cert.cert, key: cert.key })
+      const tls = new NodeTls.TLSSocket(raw, serverTlsOptions(cert, config.requireClientCert === true))
       tls.on("secure", () => {
         rec.tlsStarted = true
+        const peer = tls.getPeerCertificate()
+        if (peer !== null && typeof peer === "object" && peer.subject !== undefined) {
+          rec.peerCertificateSubject = `CN=${peer.subject.CN}`
+        }
         phase = "tls"
         socket = tls
         stopped = false
@@ -219,7 +235,7 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
     if (config.silent === true) return
     const greet = () => write((config.greeting ?? `+OK [CAPS ${caps().join(" ")}] LINE ready`) + "\r\n")
     if (config.implicitTls === true) {
-      const tls = new NodeTls.TLSSocket(raw, { isServer: true, cert: cert.cert, key: cert.key })
+      const tls = new NodeTls.TLSSocket(raw, serverTlsOptions(cert, config.requireClientCert === true))
       tls.on("secure", () => {
         rec.tlsStarted = true
         phase = "tls"
