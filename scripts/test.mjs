@@ -11,6 +11,10 @@ let passed = 0
 let failed = 0
 
 console.log(`node ${process.version}`)
+console.log("== barrels up to date")
+if (run(process.execPath, [join(import.meta.dirname, "barrels.mjs"), "--check"]) === 0) passed++
+else failed++
+
 console.log("== tsc --noEmit (all packages, sources and tests)")
 if (run(bin("tsc"), ["-p", "tsconfig.json", "--noEmit"]) === 0) passed++
 else failed++
