@@ -1,1 +1,10 @@
-export {}
+// @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
+export * as Certificates from "./Certificates.ts"
+export * as Chunking from "./Chunking.ts"
+export * as Failures from "./Failures.ts"
+export * as LoopbackServer from "./LoopbackServer.ts"
+export * as MemoryTransport from "./MemoryTransport.ts"
+export * as Proxy from "./Proxy.ts"
+export * as Recording from "./Recording.ts"
+export * as ScriptedServer from "./ScriptedServer.ts"
+export * as Transcript from "./Transcript.ts"
