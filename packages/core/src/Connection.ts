@@ -18,11 +18,15 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
+import * as Credentials from "./Credentials.ts"
 import type * as Dialect from "./Dialect.ts"
 import * as Limits from "./Limits.ts"
 import * as MailError from "./MailError.ts"
+import * as Sasl from "./Sasl.ts"
+import type { SaslError } from "./SaslError.ts"
 import * as SecurityEvents from "./SecurityEvents.ts"
 import type * as Tls from "./Tls.ts"
 import * as TlsPolicy from "./TlsPolicy.ts"
@@ -534,6 +538,196 @@ export const opportunistic = <F, Caps>(
         ))
     )
   })
+
+/**
+ * The authentication frame every login method of every protocol runs in: checks the handle, enforces
+ * the policy (a Plain connection needs `TlsPolicy.PlaintextAuth`, which only the dangerous layer
+ * provides: the requirement is in the type, and a `PlaintextAuthentication` event and a warning are
+ * emitted when it is used), runs the exchange under the session lock, records the capabilities the
+ * server announced with its success (if any), and returns the `Authenticated` handle, consuming the
+ * old one.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const authorize = <S extends "Plain" | "Secure", F, Caps, E, R>(
+  connection: Connection<S, F, Caps>,
+  mechanism: string,
+  run: (session: Session<F, Caps>) => Effect.Effect<Caps | undefined, E, R>
+): Effect.Effect<
+  Connection<"Authenticated", F, Caps>,
+  E | MailError.MailError,
+  R | TlsPolicy.OnPlain<S, TlsPolicy.PlaintextAuth>
+> =>
+  withSession(connection, (session) =>
+    Effect.gen(function*() {
+      if (session.state === "Plain") {
+        yield* TlsPolicy.PlaintextAuth
+        yield* SecurityEvents.emit({
+          _tag: "PlaintextAuthentication",
+          protocol: session.dialect.name,
+          host: session.host,
+          mechanism
+        })
+      }
+      const capabilities = yield* run(session)
+      if (capabilities !== undefined) session.capabilities = capabilities
+      return handle(session, "Authenticated")
+    }).pipe(Effect.withSpan("Connection.authenticate", { attributes: { mechanism } }))
+  ) as Effect.Effect<
+    Connection<"Authenticated", F, Caps>,
+    E | MailError.MailError,
+    // The PlaintextAuth requirement is only reached on a Plain handle, which is what OnPlain says.
+    R | TlsPolicy.OnPlain<S, TlsPolicy.PlaintextAuth>
+  >
+
+/**
+ * Options of `authenticate`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AuthenticateOptions {
+  /** Restrict the SASL mechanisms (case-insensitive); the strongest allowed one both sides offer wins. */
+  readonly mechanisms?: ReadonlyArray<string> | undefined
+}
+
+const saslFailure = (error: SaslError): MailError.MailError =>
+  MailError.make(
+    error.reason === "NoUsableMechanism"
+      ? new MailError.NoUsableMechanism({ offered: [], detail: error.detail })
+      : new MailError.AuthenticationFailed({
+        mechanism: error.mechanism,
+        code: error.reason,
+        detail: error.detail,
+        untrustedReply: error.untrustedServerText
+      })
+  )
+
+/**
+ * Runs a SASL exchange with the mechanism `name` and returns the capabilities announced with the
+ * server's success (if any). Pure protocol work; `authenticate` wraps it in the policy checks.
+ */
+const runSasl = <F, Caps>(
+  session: Session<F, Caps>,
+  name: Sasl.MechanismName,
+  credentials: Credentials.Resolved,
+  capabilities: Caps
+): Effect.Effect<Caps | undefined, MailError.MailError> =>
+  Effect.gen(function*() {
+    const sasl = session.protocol.sasl
+    const tls = session.wire.tls()
+    const offered = sasl.mechanisms(capabilities)
+    const initial = Sasl.start(name, {
+      credentials,
+      initialResponse: sasl.initialResponse(capabilities),
+      channelBinding: tls?.channelBinding,
+      offered,
+      host: session.host,
+      port: session.port
+    })
+    if (Result.isFailure(initial)) return yield* Effect.fail(saslFailure(initial.failure))
+    let state = initial.success.state
+    const opening = sasl.start(name, initial.success.response)
+    yield* session.wire.write(opening.bytes, opening.trace, "authenticate")
+    // After a client-side failure the exchange is cancelled; the server's failure reply then ends it.
+    let aborted: MailError.MailError | undefined
+    while (true) {
+      const frame = sasl.onFrame(yield* session.wire.next("authenticate"))
+      switch (frame._tag) {
+        case "Ignore":
+          continue
+        case "Violation":
+          return yield* Effect.fail(MailError.make(
+            new MailError.ProtocolViolation({ phase: "authenticate", detail: frame.detail })
+          ))
+        case "Challenge": {
+          if (aborted !== undefined) return yield* Effect.fail(aborted)
+          const next = Sasl.step(state, frame.data)
+          if (Result.isFailure(next)) {
+            aborted = saslFailure(next.failure)
+            const cancel = sasl.cancel()
+            yield* session.wire.write(cancel.bytes, cancel.trace, "authenticate")
+            continue
+          }
+          state = next.success.state
+          const response = sasl.respond(next.success.response)
+          yield* session.wire.write(response.bytes, response.trace, "authenticate")
+          continue
+        }
+        case "Failure":
+          return yield* Effect.fail(
+            aborted ?? MailError.make(
+              new MailError.AuthenticationFailed({
+                mechanism: name,
+                code: frame.code,
+                detail: "the server rejected the credentials",
+                untrustedReply: frame.untrustedText
+              })
+            )
+          )
+        case "Success": {
+          if (aborted !== undefined) return yield* Effect.fail(aborted)
+          const verified = Sasl.finish(state, frame.data)
+          // A SCRAM server that cannot prove it knows the password is not the server we meant:
+          // the session is not used, whatever it said (S11).
+          if (Result.isFailure(verified)) {
+            yield* session.wire.destroy
+            return yield* Effect.fail(saslFailure(verified.failure))
+          }
+          return frame.capabilities
+        }
+      }
+    }
+  })
+
+/**
+ * SASL authentication with the strongest mechanism both sides offer (S11), chosen from the
+ * capabilities learned over TLS, and restricted by `options.mechanisms`. Consumes the handle.
+ *
+ * On a Plain connection this type-checks only as an Effect that requires `TlsPolicy.PlaintextAuth`,
+ * which exists only through `TlsPolicy.allowPlaintextAuthDangerously` (S2).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
+  connection: Connection<S, F, Caps>,
+  credentials: Credentials.Credentials<E>,
+  options?: AuthenticateOptions
+): Effect.Effect<
+  Connection<"Authenticated", F, Caps>,
+  E | MailError.MailError,
+  TlsPolicy.OnPlain<S, TlsPolicy.PlaintextAuth>
+> =>
+  Effect.gen(function*() {
+    const session = yield* check(connection)
+    const plaintext = session.state === "Plain"
+    const capabilities = plaintext
+      ? session.plaintextCapabilities ?? (yield* queryCapabilities(connection))
+      : session.capabilities ?? (yield* queryCapabilities(connection))
+    const sasl = session.protocol.sasl
+    const offered = sasl.mechanisms(capabilities)
+    const chosen = Sasl.choose({
+      offered,
+      credentials,
+      allowed: options?.mechanisms,
+      channelBinding: session.wire.tls()?.channelBinding !== undefined,
+      loginDisabled: sasl.loginDisabled?.(capabilities) ?? false,
+      secure: !plaintext
+    })
+    if (Result.isFailure(chosen)) {
+      return yield* Effect.fail(MailError.make(
+        new MailError.NoUsableMechanism({ offered: [...offered], detail: chosen.failure.detail })
+      ))
+    }
+    const resolved = yield* Credentials.resolve(credentials)
+    return yield* authorize(connection, chosen.success, (s) => runSasl(s, chosen.success, resolved, capabilities))
+  }) as Effect.Effect<
+    Connection<"Authenticated", F, Caps>,
+    E | MailError.MailError,
+    TlsPolicy.OnPlain<S, TlsPolicy.PlaintextAuth>
+  >
 
 /**
  * Says goodbye (LOGOUT/QUIT) when the protocol has a command for it, then closes. Errors during the

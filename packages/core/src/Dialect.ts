@@ -114,6 +114,8 @@ export interface Sasl<F, Caps> {
   /** Aborts the exchange (the server then answers with a failure). */
   readonly cancel: () => Outgoing
   readonly onFrame: (frame: F) => SaslFrame<Caps>
+  /** Whether the server forbids sending a password in a LOGIN-style exchange (IMAP LOGINDISABLED). */
+  readonly loginDisabled?: ((capabilities: Caps) => boolean) | undefined
 }
 
 /**

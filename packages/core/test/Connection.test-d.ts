@@ -1,8 +1,10 @@
 import * as Connection from "@starttls/core/Connection"
+import * as Credentials from "@starttls/core/Credentials"
 import type * as MailError from "@starttls/core/MailError"
 import * as TlsPolicy from "@starttls/core/TlsPolicy"
 import type { Transport } from "@starttls/core/Transport"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { describe, expectTypeOf, it } from "vitest"
 import type { Caps } from "./LineDialect.ts"
@@ -17,6 +19,7 @@ declare const authenticated: Line<"Authenticated">
 declare const mailboxOperation: (connection: Line<"Authenticated">) => Effect.Effect<void, MailError.MailError>
 
 const options = { host: "mail.example.com", port: 143 }
+const credentials = Credentials.password({ username: "me", password: Redacted.make("pw") })
 
 describe("typestate", () => {
   it("connect gives Plain, startTls turns Plain into Secure", () => {
@@ -58,5 +61,39 @@ describe("typestate", () => {
     expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<Transport | TlsPolicy.OpportunisticStartTls>()
     const withPolicy = program.pipe(Effect.provide(TlsPolicy.opportunisticStartTlsDangerously))
     expectTypeOf<Effect.Services<typeof withPolicy>>().toEqualTypeOf<Transport>()
+  })
+
+  it("authenticate on Secure needs nothing more", () => {
+    expectTypeOf(Connection.authenticate(secure, credentials)).toEqualTypeOf<
+      Effect.Effect<Line<"Authenticated">, MailError.MailError, never>
+    >()
+  })
+
+  it("authenticate on Plain requires the PlaintextAuth policy: the program cannot run without the layer", () => {
+    const program = Connection.authenticate(plain, credentials)
+    expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<TlsPolicy.PlaintextAuth>()
+    // @ts-expect-error the dangerous layer is missing: the program does not type-check as runnable
+    Effect.runPromise(program)
+    const allowed = program.pipe(Effect.provide(TlsPolicy.allowPlaintextAuthDangerously))
+    expectTypeOf<Effect.Services<typeof allowed>>().toEqualTypeOf<never>()
+    Effect.runPromise(allowed)
+  })
+
+  it("authenticate does not exist on an Authenticated connection", () => {
+    // @ts-expect-error already authenticated
+    Connection.authenticate(authenticated, credentials)
+  })
+
+  it("token credentials carry the error of the effect that fetches the token", () => {
+    class TokenExpired {
+      readonly _tag = "TokenExpired"
+    }
+    const oauth = Credentials.oauth2({
+      username: "me",
+      token: Effect.fail(new TokenExpired()) as Effect.Effect<Redacted.Redacted<string>, TokenExpired>
+    })
+    expectTypeOf(Connection.authenticate(secure, oauth)).toEqualTypeOf<
+      Effect.Effect<Line<"Authenticated">, TokenExpired | MailError.MailError, never>
+    >()
   })
 })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Connection from "@starttls/core/Connection"
+import * as Credentials from "@starttls/core/Credentials"
 import * as SecurityEvents from "@starttls/core/SecurityEvents"
 import * as TlsPolicy from "@starttls/core/TlsPolicy"
 import * as WireTrace from "@starttls/core/WireTrace"
@@ -15,6 +16,8 @@ import * as References from "effect/References"
 import * as Layer from "effect/Layer"
 import * as LineDialect from "./LineDialect.ts"
 import * as LineServer from "./LineServer.ts"
+
+type LineConnection<S extends Connection.State> = Connection.Connection<S, string, LineDialect.Caps>
 
 const options = { host: "localhost", port: 9143, tls: { trustOnly: [LineServer.certs.ca] } }
 
@@ -400,6 +403,114 @@ describe("mutual TLS", () => {
       })
       assert.strictEqual(secure.state, "Secure")
       assert.strictEqual(rec.peerCertificateSubject, "CN=testkit client")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+})
+
+describe("authenticate", () => {
+  const alice = Credentials.password({ username: "alice", password: Redacted.make("s3cret") })
+
+  it.live("over TLS: strongest common mechanism, SASL initial response, capabilities from the success", () => {
+    const { rec, layer } = withServer({ users: { alice: "s3cret" }, tlsCaps: ["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"] })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.startTls(yield* Connection.connect(LineDialect.dialect, options))
+      const authed = yield* Connection.authenticate(secure, alice)
+      assert.strictEqual(authed.state, "Authenticated")
+      assert.deepStrictEqual(authed.session.capabilities, ["ECHO", "AUTHED"])
+      assert.strictEqual(
+        LineServer.tlsSent(rec),
+        `CAPA\r\nAUTH PLAIN ${Buffer.from("\0alice\0s3cret").toString("base64")}\r\n`
+      )
+      const stale = reasonOf(yield* Effect.exit(Connection.authenticate(secure, alice)))
+      assert.strictEqual(stale._tag, "StaleConnection")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("without SASL-IR the initial response waits for the server's empty challenge", () => {
+    const { rec, layer } = withServer({ users: { alice: "s3cret" }, tlsCaps: ["AUTH=PLAIN"] })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      yield* Connection.authenticate(secure as LineConnection<"Secure">, alice)
+      assert.strictEqual(
+        LineServer.tlsSent(rec),
+        `CAPA\r\nAUTH PLAIN\r\n${Buffer.from("\0alice\0s3cret").toString("base64")}\r\n`
+      )
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("a rejected password is AuthenticationFailed, the server text kept apart as untrusted", () => {
+    const { layer } = withServer({ users: { alice: "other" }, tlsCaps: ["AUTH=PLAIN", "SASL-IR"] })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const reason = reasonOf(yield* Effect.exit(Connection.authenticate(secure as LineConnection<"Secure">, alice)))
+      assert.strictEqual(reason._tag, "AuthenticationFailed")
+      if (reason._tag === "AuthenticationFailed") {
+        assert.strictEqual(reason.mechanism, "PLAIN")
+        assert.strictEqual(reason.untrustedReply, "authentication failed")
+        assert.notInclude(reason.message, "s3cret")
+      }
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("no common mechanism → NoUsableMechanism, nothing sent", () => {
+    const { rec, layer } = withServer({ tlsCaps: ["AUTH=GSSAPI"] })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const reason = reasonOf(yield* Effect.exit(Connection.authenticate(secure as LineConnection<"Secure">, alice)))
+      assert.strictEqual(reason._tag, "NoUsableMechanism")
+      if (reason._tag === "NoUsableMechanism") assert.deepStrictEqual(reason.offered, ["GSSAPI"])
+      assert.strictEqual(LineServer.tlsSent(rec), "CAPA\r\n")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("the caller's restriction is honoured", () => {
+    const { layer } = withServer({ users: { alice: "s3cret" }, tlsCaps: ["AUTH=PLAIN"] })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const reason = reasonOf(
+        yield* Effect.exit(Connection.authenticate(secure as LineConnection<"Secure">, alice, { mechanisms: ["SCRAM-SHA-256"] }))
+      )
+      assert.strictEqual(reason._tag, "NoUsableMechanism")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("S2: on Plain only with the dangerous layer, with a warning event", () => {
+    const { rec, layer } = withServer({ users: { alice: "s3cret" }, plainCaps: ["AUTH=PLAIN", "SASL-IR"] })
+    const events: Array<SecurityEvents.SecurityEvent> = []
+    return Effect.gen(function*() {
+      const plain = yield* Connection.connect(LineDialect.dialect, options)
+      const authed = yield* Connection.authenticate(plain, alice)
+      assert.strictEqual(authed.state, "Authenticated")
+      assert.deepStrictEqual(events.map((e) => e._tag), ["PlaintextAuthentication"])
+      assert.include(LineServer.plaintextSent(rec), "AUTH PLAIN ")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        layer,
+        TlsPolicy.allowPlaintextAuthDangerously,
+        SecurityEvents.layer((e) => Effect.sync(() => events.push(e)))
+      ))
+    )
+  })
+
+  it.live("OAuth tokens are fetched at authentication time (so they can be refreshed)", () => {
+    const { layer } = withServer({ users: { alice: "s3cret" }, tlsCaps: ["AUTH=PLAIN", "AUTH=XOAUTH2", "SASL-IR"] })
+    let fetched = 0
+    const token = Effect.sync(() => {
+      fetched++
+      return Redacted.make("tok")
+    })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      assert.strictEqual(fetched, 0)
+      // the LINE server only knows PLAIN, so XOAUTH2 is refused: but the token was fetched for it
+      const reason = reasonOf(
+        yield* Effect.exit(
+          Connection.authenticate(secure as LineConnection<"Secure">, Credentials.oauth2({ username: "alice", token }))
+        )
+      )
+      assert.strictEqual(fetched, 1)
+      assert.strictEqual(reason._tag, "AuthenticationFailed")
     }).pipe(Effect.scoped, Effect.provide(layer))
   })
 })
