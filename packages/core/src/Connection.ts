@@ -672,6 +672,8 @@ const runSasl = <F, Caps>(
           // A SCRAM server that cannot prove it knows the password is not the server we meant:
           // the session is not used, whatever it said (S11).
           if (Result.isFailure(verified)) {
+            session.state = "Closed"
+            session.generation += 1
             yield* session.wire.destroy
             return yield* Effect.fail(saslFailure(verified.failure))
           }

@@ -514,3 +514,40 @@ describe("authenticate", () => {
     }).pipe(Effect.scoped, Effect.provide(layer))
   })
 })
+
+describe("SCRAM end to end over real TLS", () => {
+  const bob = Credentials.password({ username: "bob", password: Redacted.make("pencil") })
+  const caps = ["AUTH=PLAIN", "AUTH=SCRAM-SHA-256", "AUTH=SCRAM-SHA-256-PLUS", "SASL-IR"]
+
+  it.live("SCRAM-SHA-256-PLUS is chosen and bound to this TLS session (tls-exporter)", () => {
+    const { rec, layer } = withServer({ scramUsers: { bob: "pencil" }, tlsCaps: caps })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const authed = yield* Connection.authenticate(secure as LineConnection<"Secure">, bob)
+      assert.strictEqual(authed.state, "Authenticated")
+      assert.isTrue(rec.channelBindingChecked)
+      assert.include(LineServer.tlsSent(rec), "AUTH SCRAM-SHA-256-PLUS ")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("a server that cannot prove it knows the password is refused even though it says OK", () => {
+    const { layer } = withServer({ scramUsers: { bob: "pencil" }, tlsCaps: caps, forgeScramSignature: true })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      const reason = reasonOf(yield* Effect.exit(Connection.authenticate(secure as LineConnection<"Secure">, bob)))
+      assert.strictEqual(reason._tag, "AuthenticationFailed")
+      if (reason._tag === "AuthenticationFailed") assert.strictEqual(reason.code, "ServerSignatureMismatch")
+      assert.strictEqual(Connection.runtimeState(secure), "Closed")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.live("plain SCRAM-SHA-256 when the caller restricts to it", () => {
+    const { rec, layer } = withServer({ scramUsers: { bob: "pencil" }, tlsCaps: caps })
+    return Effect.gen(function*() {
+      const secure = yield* Connection.secure(LineDialect.dialect, options)
+      yield* Connection.authenticate(secure as LineConnection<"Secure">, bob, { mechanisms: ["SCRAM-SHA-256"] })
+      assert.isFalse(rec.channelBindingChecked)
+      assert.include(LineServer.tlsSent(rec), "AUTH SCRAM-SHA-256 ")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+})

@@ -3,6 +3,7 @@
  * committed certificates. It records every client byte with the phase it arrived in.
  */
 import * as Effect from "effect/Effect"
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Duplex } from "node:stream"
@@ -52,6 +53,10 @@ export interface Config {
   readonly users?: Readonly<Record<string, string>>
   /** Don't answer anything (greeting timeout tests). */
   readonly silent?: boolean
+  /** SCRAM-SHA-256 users (password), for SCRAM-SHA-256 and SCRAM-SHA-256-PLUS. */
+  readonly scramUsers?: Readonly<Record<string, string>>
+  /** Send a forged server signature in SCRAM's final message. */
+  readonly forgeScramSignature?: boolean
   /** Require a client certificate signed by the test CA. */
   readonly requireClientCert?: boolean
   /** Reply to CAPA over TLS (default "+OK CAPS " + tlsCaps). */
@@ -65,6 +70,7 @@ export interface Recording {
   tlsStarted: boolean
   tlsError: string | undefined
   peerCertificateSubject: string | undefined
+  channelBindingChecked: boolean
   closed: boolean
 }
 
@@ -74,6 +80,7 @@ export const newRecording = (): Recording => ({
   tlsStarted: false,
   tlsError: undefined,
   peerCertificateSubject: undefined,
+  channelBindingChecked: false,
   closed: false
 })
 
@@ -126,7 +133,48 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
     }
 
     let authUser: string | undefined
+    let scram: ((line: string) => void) | undefined
+    const b64 = (b: Buffer | string) => Buffer.from(b).toString("base64")
+    const hmac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest()
+    const startScram = (plus: boolean, clientFirst: string) => {
+      const comma = clientFirst.indexOf(",", clientFirst.indexOf(",") + 1)
+      const gs2 = clientFirst.slice(0, comma + 1)
+      const bare = clientFirst.slice(comma + 1)
+      const user = /n=([^,]*)/.exec(bare)?.[1] ?? ""
+      const cnonce = /r=([^,]*)/.exec(bare)?.[1] ?? ""
+      const password = config.scramUsers?.[user]
+      if (password === undefined || (plus && gs2 !== "p=tls-exporter,,")) return write("-ERR authentication failed\r\n")
+      const salt = randomBytes(16)
+      const nonce = cnonce + randomBytes(12).toString("base64")
+      const serverFirst = `r=${nonce},s=${b64(salt)},i=4096`
+      write(`+ ${b64(serverFirst)}\r\n`)
+      scram = (line) => {
+        scram = undefined
+        const clientFinal = Buffer.from(line, "base64").toString("utf8")
+        const withoutProof = clientFinal.slice(0, clientFinal.lastIndexOf(",p="))
+        const proof = Buffer.from(clientFinal.slice(clientFinal.lastIndexOf(",p=") + 3), "base64")
+        const binding = plus && socket instanceof NodeTls.TLSSocket
+          ? socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0))
+          : Buffer.alloc(0)
+        const expectedC = b64(Buffer.concat([Buffer.from(gs2), binding]))
+        const salted = pbkdf2Sync(password, salt, 4096, 32, "sha256")
+        const clientKey = hmac(salted, "Client Key")
+        const storedKey = createHash("sha256").update(clientKey).digest()
+        const authMessage = `${bare},${serverFirst},${withoutProof}`
+        const signature = hmac(storedKey, authMessage)
+        const recovered = Buffer.from(proof.map((byte, i) => byte ^ signature[i]!))
+        const ok = withoutProof.startsWith(`c=${expectedC},r=${nonce}`) &&
+          createHash("sha256").update(recovered).digest().equals(storedKey)
+        if (!ok) return write("-ERR authentication failed\r\n")
+        const serverSignature = config.forgeScramSignature === true
+          ? randomBytes(32)
+          : hmac(hmac(salted, "Server Key"), authMessage)
+        rec.channelBindingChecked = plus
+        write(`+OK [CAPS ECHO AUTHED] ${b64(`v=${b64(serverSignature)}`)}\r\n`)
+      }
+    }
     const handle = (line: string) => {
+      if (scram !== undefined) return scram(line)
       const [verb = "", ...rest] = line.split(" ")
       const arg = rest.join(" ")
       if (authUser !== undefined) {
@@ -182,6 +230,10 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
         }
         case "AUTH": {
           const [mech = "", initial] = rest
+          if (mech.toUpperCase().startsWith("SCRAM-SHA-256")) {
+            if (initial === undefined) return write("-ERR SASL-IR expected\r\n")
+            return startScram(mech.toUpperCase().endsWith("-PLUS"), Buffer.from(initial, "base64").toString("utf8"))
+          }
           if (mech.toUpperCase() !== "PLAIN") return write("-ERR unsupported\r\n")
           if (initial === undefined) {
             authUser = ""
