@@ -732,6 +732,25 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
   >
 
 /**
+ * The common case in one call: connect, make the connection secure according to the policy
+ * (`secure`), and authenticate. A pre-authenticated implicit-TLS session is returned as it is.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const session = <F, Caps, E = never>(
+  dialect: Dialect.Dialect<F, Caps>,
+  options: Options & {
+    readonly credentials: Credentials.Credentials<E>
+    readonly authenticate?: AuthenticateOptions | undefined
+  }
+): Effect.Effect<Connection<"Authenticated", F, Caps>, E | MailError.MailError, Transport | Scope.Scope> =>
+  Effect.flatMap(secure(dialect, options), (connection) =>
+    connection.state === "Authenticated"
+      ? Effect.succeed(connection as Connection<"Authenticated", F, Caps>)
+      : authenticate(connection as Connection<"Secure", F, Caps>, options.credentials, options.authenticate))
+
+/**
  * Says goodbye (LOGOUT/QUIT) when the protocol has a command for it, then closes. Errors during the
  * goodbye are ignored: the connection is closed either way.
  *

@@ -551,3 +551,18 @@ describe("SCRAM end to end over real TLS", () => {
     }).pipe(Effect.scoped, Effect.provide(layer))
   })
 })
+
+describe("session", () => {
+  it.live("connect, STARTTLS and authenticate in one call", () => {
+    const { rec, layer } = withServer({ users: { alice: "s3cret" }, tlsCaps: ["AUTH=PLAIN", "SASL-IR"] })
+    return Effect.gen(function*() {
+      const authed = yield* Connection.session(LineDialect.dialect, {
+        ...options,
+        credentials: Credentials.password({ username: "alice", password: Redacted.make("s3cret") })
+      })
+      assert.strictEqual(authed.state, "Authenticated")
+      assert.strictEqual(LineServer.plaintextSent(rec), "STARTTLS\r\n")
+      assert.strictEqual(yield* Connection.exchange(authed.session, LineDialect.echo("after auth")), "after auth")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+})

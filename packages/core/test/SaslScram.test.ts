@@ -47,15 +47,14 @@ describe("SCRAM RFC vectors", () => {
 
     it(`${name}: a wrong server signature fails, as a challenge or with success`, () => {
       const final = ok(afterServerFirst(name, vector))
-      const wrong = vector.serverFinal.replace("v=", "v=A").slice(0, -1) + "="
+      // One character off, and a forged signature of the right length.
+      const wrong = `v=${vector.serverFinal[2] === "A" ? "B" : "A"}${vector.serverFinal.slice(3)}`
       const forged = `v=${Buffer.alloc(name === "SCRAM-SHA-1" ? 20 : 32, 7).toString("base64")}`
-      for (const bad of [forged, wrong]) {
-        const e = err(Sasl.step(final.state, bytes(bad)))
-        assert.include(["ServerSignatureMismatch", "MalformedChallenge"], e.reason)
-        assert.include(["ServerSignatureMismatch", "MalformedChallenge"], err(Sasl.finish(final.state, bytes(bad))).reason)
+      for (const bad of [wrong, forged, "v=AAAA"]) {
+        assert.strictEqual(err(Sasl.step(final.state, bytes(bad))).reason, "ServerSignatureMismatch", bad)
+        assert.strictEqual(err(Sasl.finish(final.state, bytes(bad))).reason, "ServerSignatureMismatch", bad)
       }
-      assert.strictEqual(err(Sasl.finish(final.state, bytes(forged))).reason, "ServerSignatureMismatch")
-      assert.strictEqual(err(Sasl.step(final.state, bytes("v=AAAA"))).reason, "ServerSignatureMismatch")
+      assert.strictEqual(err(Sasl.finish(final.state, bytes("v=not base64"))).reason, "MalformedChallenge")
     })
 
     it(`${name}: success without a server signature fails`, () => {
