@@ -1,1 +1,2 @@
+// @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
 export {}
