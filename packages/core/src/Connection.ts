@@ -632,6 +632,8 @@ const runSasl = <F, Caps>(
     yield* session.wire.write(opening.bytes, opening.trace, "authenticate")
     // After a client-side failure the exchange is cancelled; the server's failure reply then ends it.
     let aborted: MailError.MailError | undefined
+    // XOAUTH2 / OAUTHBEARER report errors in a challenge; the failure reply that follows says less.
+    let serverError: string | undefined
     while (true) {
       const frame = sasl.onFrame(yield* session.wire.next("authenticate"))
       switch (frame._tag) {
@@ -651,6 +653,7 @@ const runSasl = <F, Caps>(
             continue
           }
           state = next.success.state
+          serverError = next.success.untrustedServerError ?? serverError
           const response = sasl.respond(next.success.response)
           yield* session.wire.write(response.bytes, response.trace, "authenticate")
           continue
@@ -662,7 +665,7 @@ const runSasl = <F, Caps>(
                 mechanism: name,
                 code: frame.code,
                 detail: "the server rejected the credentials",
-                untrustedReply: frame.untrustedText
+                untrustedReply: serverError === undefined ? frame.untrustedText : `${frame.untrustedText} (${serverError})`
               })
             )
           )

@@ -182,7 +182,7 @@ export const bearer = (options: { readonly username: string; readonly token: Red
  * @category constructors
  * @since 0.1.0
  */
-export const resolve = <E>(credentials: Credentials<E> | Resolved): Effect.Effect<Resolved, E> =>
+export const resolve = <E = never>(credentials: Credentials<E> | Resolved): Effect.Effect<Resolved, E> =>
   credentials._tag === "OAuth2"
     ? Effect.map(credentials.token, (token) => bearer({ username: credentials.username, token }))
     : Effect.succeed(credentials)

@@ -40,6 +40,15 @@ describe("SCRAM RFC vectors", () => {
       ok(Sasl.finish(verified.state))
     })
 
+    it(`${name}: without an initial response (IMAP without SASL-IR)`, () => {
+      const initial = ok(Sasl.start(name, { credentials: pencil, nonce: vector.nonce, initialResponse: false }))
+      assert.isUndefined(initial.response)
+      const first = stepText(initial.state, "")
+      assert.strictEqual(first.text, `n,,n=user,r=${vector.nonce}`)
+      assert.isFalse(first.done)
+      assert.strictEqual(stepText(first.state, vector.serverFirst).text, vector.clientFinal)
+    })
+
     it(`${name}: signature as additional data with success`, () => {
       const final = ok(afterServerFirst(name, vector))
       ok(Sasl.finish(final.state, bytes(vector.serverFinal)))

@@ -24,6 +24,12 @@ export const credentialsOf = <T extends Credentials.Resolved["_tag"]>(
 
 const noNul = { forbidden: Text.NUL, forbiddenName: "NUL" } as const
 
+// An optional authorization identity without NUL; "" when absent.
+const optionalAuthzid = (mechanism: Sasl.MechanismName, authzid: string | undefined): Result.Result<string, SaslError> =>
+  authzid === undefined
+    ? Result.succeed("")
+    : Text.checkField(mechanism, "InvalidUsername", "authzid", authzid, { ...noNul, allowEmpty: true })
+
 const complete = (mechanism: Sasl.MechanismName): Sasl.Complete => ({ _tag: "Complete", mechanism })
 
 const noAuthzid = (mechanism: Sasl.MechanismName, credentials: Credentials.Password): Result.Result<void, SaslError> =>
@@ -46,12 +52,7 @@ const userAndPassword = (mechanism: Sasl.MechanismName, credentials: Credentials
 export const plainStart = (input: Sasl.Input): Result.Result<Text.Opening, SaslError> =>
   Result.gen(function*() {
     const credentials = yield* credentialsOf("PLAIN", input, "Password")
-    const authzid = credentials.authzid === undefined
-      ? ""
-      : yield* Text.checkField("PLAIN", "InvalidUsername", "authzid", credentials.authzid, {
-        ...noNul,
-        allowEmpty: true
-      })
+    const authzid = yield* optionalAuthzid("PLAIN", credentials.authzid)
     const username = yield* userAndPassword("PLAIN", credentials)
     const initial = Text.utf8(`${authzid}\0${username}\0${Redacted.value(credentials.password)}`)
     return { initial, state: complete("PLAIN") }
@@ -119,11 +120,6 @@ export const cramMd5Step = (state: Sasl.CramMd5, challenge: Uint8Array): Result.
 export const externalStart = (input: Sasl.Input): Result.Result<Text.Opening, SaslError> =>
   Result.gen(function*() {
     const credentials = yield* credentialsOf("EXTERNAL", input, "External")
-    const authzid = credentials.authzid === undefined
-      ? ""
-      : yield* Text.checkField("EXTERNAL", "InvalidUsername", "authzid", credentials.authzid, {
-        ...noNul,
-        allowEmpty: true
-      })
+    const authzid = yield* optionalAuthzid("EXTERNAL", credentials.authzid)
     return { initial: Text.utf8(authzid), state: complete("EXTERNAL") }
   })
