@@ -228,14 +228,24 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       return undefined
     }
 
+    // Fails when the wire cannot be read; otherwise makes held plaintext into frames if none is queued.
+    const prepare = (phase: MailError.Phase): MailError.MailError | undefined => {
+      const error = guard()
+      if (error !== undefined) return error
+      if (plaintext && head === queue.length) {
+        const feedError = feedHeld(phase)
+        if (feedError !== undefined) {
+          broken = feedError
+          return feedError
+        }
+      }
+      return undefined
+    }
+
     const nextBatch = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> =>
       Effect.suspend(() => {
-        const error = guard()
+        const error = prepare(phase)
         if (error !== undefined) return Effect.fail(error)
-        if (plaintext && head === queue.length) {
-          const feedError = feedHeld(phase)
-          if (feedError !== undefined) return fail(feedError)
-        }
         if (head < queue.length) {
           const batch = head === 0 ? queue : queue.slice(head)
           queue = []
@@ -247,12 +257,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
 
     const next = (phase: MailError.Phase): Effect.Effect<F, MailError.MailError> =>
       Effect.suspend(() => {
-        const error = guard()
+        const error = prepare(phase)
         if (error !== undefined) return Effect.fail(error)
-        if (plaintext && head === queue.length) {
-          const feedError = feedHeld(phase)
-          if (feedError !== undefined) return fail(feedError)
-        }
         if (head < queue.length) {
           const frame = queue[head++]!
           if (head === queue.length) {
