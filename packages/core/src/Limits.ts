@@ -33,7 +33,8 @@ export interface Limits {
  * @since 0.1.0
  */
 export const defaultLimits: Limits = {
-  maxLineLength: 64 * 1024,
+  // IMAP SEARCH / ESEARCH answers are single lines of ~7 bytes per message: 1 MiB covers ~150,000.
+  maxLineLength: 1024 * 1024,
   maxLiteralSize: 64 * 1024 * 1024,
   maxListDepth: 64,
   maxReplyLines: 1000,

@@ -428,10 +428,7 @@ export const body = (r: Reader): ImapResponse.BodyStructure => {
       stack.push({ kind: 1, part })
       continue
     }
-    if (part.type === "text" && r.peek() === SP && (r.s.charCodeAt(r.p + 1) === 0x2d || isDigitAt(r, r.p + 1))) {
-      r.p++
-      part.lines = r.signedNumber("body-fld-lines")
-    }
+    if (part.type === "text") part.lines = lines(r)
     let node: ImapResponse.BodyStructure = singlePartExtension(r, part)
     for (;;) {
       const top = stack[stack.length - 1]
@@ -444,10 +441,7 @@ export const body = (r: Reader): ImapResponse.BodyStructure => {
       } else {
         const msg = top.part
         msg.body = node
-        if (r.peek() === SP && isDigitAt(r, r.p + 1)) {
-          r.p++
-          msg.lines = r.signedNumber("body-fld-lines")
-        }
+        msg.lines = lines(r)
         node = singlePartExtension(r, msg)
       }
       stack.pop()
@@ -455,9 +449,13 @@ export const body = (r: Reader): ImapResponse.BodyStructure => {
   }
 }
 
-const isDigitAt = (r: Reader, p: number): boolean => {
-  const c = r.s.charCodeAt(p)
-  return c >= 0x30 && c <= 0x39
+/** `SP body-fld-lines` when present (lenient: a missing count is accepted; -1 like octets). */
+const lines = (r: Reader): number | undefined => {
+  if (r.peek() !== SP) return undefined
+  const c = r.s.charCodeAt(r.p + 1)
+  if (c !== 0x2d && (c < 0x30 || c > 0x39)) return undefined
+  r.p++
+  return r.signedNumber("body-fld-lines")
 }
 
 /** media type SP subtype SP body-fields (strings where servers send NIL are read as ""). */

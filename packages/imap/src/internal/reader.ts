@@ -237,10 +237,7 @@ export class Reader {
     return false
   }
 
-  /**
-   * End of the response. Trailing spaces before CRLF are accepted (go-imap v2 `imapwire` does the
-   * same: several servers pad lines).
-   */
+  /** End of the response. Spaces before CRLF are accepted (as go-imap v2 `imapwire` does). */
   end(grammar: string): void {
     while (this.s.charCodeAt(this.p) === SP) this.p++
     if (this.p < this.n || this.i !== this.count - 1) this.fail(grammar, "unexpected data at end of response")
@@ -417,7 +414,7 @@ export class Reader {
       this.p = q + 1
       return s.slice(a, q)
     }
-    // escapes: quoted-specials only; any other escaped char is kept as is (lenient)
+    // escapes: RFC 9051 allows only \" and \\; the backslash is dropped before any char (lenient)
     let out = ""
     let from = a
     let k = a
