@@ -265,16 +265,18 @@ export const open = <F, Caps>(
             : failWith(reason))
       )
     }
+    const protocol = dialect.session()
+    const makeFramer = protocol.makeFramer ?? dialect.makeFramer
     const wire = yield* Wire.make(connection, {
       protocol: dialect.name,
       host: options.host,
       port: options.port,
       timeouts,
-      makeFramer: () => dialect.makeFramer(limits)
+      makeFramer: () => makeFramer(limits)
     })
     const session: Session<F, Caps> = {
       dialect,
-      protocol: dialect.session(),
+      protocol,
       wire,
       host: options.host,
       port: options.port,

@@ -125,6 +125,12 @@ export interface Sasl<F, Caps> {
  * @since 0.1.0
  */
 export interface Session<F, Caps> {
+  /**
+   * Makes the framer for this connection (called again, for a fresh framer, at the TLS upgrade).
+   * Overrides `Dialect.makeFramer` for protocols whose framer needs per-connection state shared with
+   * the session — e.g. POP3, where the client tells the parser which responses are multi-line.
+   */
+  readonly makeFramer?: ((limits: Limits.Limits) => Framer.Framer<F>) | undefined
   /** Reads the greeting frame(s). */
   readonly greeting: (frame: F) => Step<Greeting<Caps>>
   /** The capability query (IMAP CAPABILITY, POP3 CAPA, SMTP EHLO). */
