@@ -58,6 +58,11 @@ export interface Wire {
   readonly destroy: () => void
   readonly chunks: () => ReadonlyArray<Recording.Chunk>
   readonly sentBeforeHandshake: () => ReadonlyArray<Uint8Array>
+  /**
+   * RFC 5705 keying material of the server's TLS session (`undefined` before the handshake is
+   * done): `exportKeyingMaterial(32, "EXPORTER-Channel-Binding")` is RFC 9266 `tls-exporter`.
+   */
+  readonly exportKeyingMaterial: (length: number, label: string) => Uint8Array | undefined
 }
 
 const errorCode = (cause: unknown): string | undefined =>
@@ -263,7 +268,11 @@ export const make = (raw: Duplex): Wire => {
       raw.destroy()
     },
     chunks: () => chunks,
-    sentBeforeHandshake: () => violations
+    sentBeforeHandshake: () => violations,
+    exportKeyingMaterial: (length, label) =>
+      tls === undefined || handshake._tag !== "Done"
+        ? undefined
+        : new Uint8Array(tls.exportKeyingMaterial(length, label, Buffer.alloc(0)))
   }
   return wire
 }
