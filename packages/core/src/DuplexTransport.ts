@@ -208,36 +208,45 @@ const handshake = (raw: Duplex, params: Tls.TlsParams) =>
             cause
           })
         )
-      let socket: NodeTls.TLSSocket
-      try {
-        socket = NodeTls.connect(tlsOptions(raw, params))
-      } catch (cause) {
-        resume(Effect.fail(fail(cause)))
-        return
-      }
-      socket.pause()
+      let settled = false
+      let socket: NodeTls.TLSSocket | undefined
       const cleanup = () => {
-        socket.off("secureConnect", onSecure)
-        socket.off("error", onError)
-        socket.off("close", onClose)
+        socket?.off("error", onError)
+        socket?.off("close", onClose)
       }
-      const onSecure = () => {
+      // Passed to tls.connect itself, so it is registered before the handshake can start: over an
+      // in-memory duplex the whole handshake may complete inside the connect call.
+      const onSecure = (established: NodeTls.TLSSocket) => {
+        if (settled) return
+        settled = true
+        socket = established
         cleanup()
-        resume(Effect.succeed({ socket, session: sessionOf(socket, params) }))
+        resume(Effect.succeed({ socket: established, session: sessionOf(established, params) }))
       }
       const onError = (cause: unknown) => {
+        if (settled) return
+        settled = true
         cleanup()
-        socket.destroy()
+        socket?.destroy()
         resume(Effect.fail(fail(cause)))
       }
       const onClose = () =>
         onError(Object.assign(new Error("connection closed during the TLS handshake"), { code: "ECONNRESET" }))
-      socket.once("secureConnect", onSecure)
+      try {
+        socket = NodeTls.connect(tlsOptions(raw, params), function(this: NodeTls.TLSSocket) {
+          onSecure(this)
+        })
+      } catch (cause) {
+        onError(cause)
+        return
+      }
+      socket.pause()
+      if (settled) return
       socket.once("error", onError)
       socket.once("close", onClose)
       return Effect.sync(() => {
         cleanup()
-        socket.destroy()
+        socket?.destroy()
       })
     }
   )
