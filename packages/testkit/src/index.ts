@@ -2,6 +2,7 @@
 export * as Certificates from "./Certificates.ts"
 export * as Chunking from "./Chunking.ts"
 export * as Failures from "./Failures.ts"
+export * as ImapServer from "./ImapServer.ts"
 export * as LoopbackServer from "./LoopbackServer.ts"
 export * as MemoryTransport from "./MemoryTransport.ts"
 export * as Pop3Server from "./Pop3Server.ts"
