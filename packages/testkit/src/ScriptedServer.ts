@@ -165,34 +165,12 @@ const resolveSegments = (
   return Buffer.concat(parts)
 }
 
-/** Waits until `check` returns a value; re-checked after every change on the wire. */
-const waitFor = <A>(wire: Wire.Wire, check: () => A | undefined): Effect.Effect<A> =>
-  Effect.callback<A>((resume) => {
-    const first = check()
-    if (first !== undefined) return resume(Effect.succeed(first))
-    const unsubscribe = wire.subscribe(() => {
-      const value = check()
-      if (value === undefined) return
-      unsubscribe()
-      resume(Effect.succeed(value))
-    })
-    return Effect.sync(unsubscribe)
-  })
+const waitFor = Wire.waitFor
 
 const within = <A>(millis: number, effect: Effect.Effect<A>): Effect.Effect<Option.Option<A>> =>
   Effect.timeoutOption(effect, Duration.millis(millis))
 
-const hangUp = (wire: Wire.Wire): Effect.Effect<void> =>
-  Effect.sync(() => {
-    // A graceful end (close_notify, FIN), then destroy. The fallback timer is real and unref'd so
-    // that closing never depends on the effect clock.
-    const fallback = setTimeout(() => wire.destroy(), 1000)
-    fallback.unref()
-    wire.end(() => {
-      clearTimeout(fallback)
-      wire.destroy()
-    })
-  })
+const hangUp = (wire: Wire.Wire): Effect.Effect<void> => Effect.sync(() => Wire.hangUp(wire))
 
 /**
  * Runs `transcript` as the server over `duplex` and returns what the client sent. The connection is

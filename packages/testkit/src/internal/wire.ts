@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import { X509Certificate } from "node:crypto"
 import { duplexPair, type Duplex } from "node:stream"
 import * as NodeTls from "node:tls"
@@ -275,4 +276,31 @@ export const make = (raw: Duplex): Wire => {
         : new Uint8Array(tls.exportKeyingMaterial(length, label, Buffer.alloc(0)))
   }
   return wire
+}
+
+/** Waits until `check` returns a value; re-checked after every change on the wire. */
+export const waitFor = <A>(wire: Wire, check: () => A | undefined): Effect.Effect<A> =>
+  Effect.callback<A>((resume) => {
+    const first = check()
+    if (first !== undefined) return resume(Effect.succeed(first))
+    const unsubscribe = wire.subscribe(() => {
+      const value = check()
+      if (value === undefined) return
+      unsubscribe()
+      resume(Effect.succeed(value))
+    })
+    return Effect.sync(unsubscribe)
+  })
+
+/**
+ * A graceful end (close_notify, FIN), then destroy. The fallback timer is real and unref'd so that
+ * closing never depends on the effect clock.
+ */
+export const hangUp = (wire: Wire): void => {
+  const fallback = setTimeout(() => wire.destroy(), 1000)
+  fallback.unref()
+  wire.end(() => {
+    clearTimeout(fallback)
+    wire.destroy()
+  })
 }

@@ -582,17 +582,7 @@ const loop = Effect.fnUntraced(function*(live: Live) {
   }
 })
 
-const hangUp = (wire: Wire.Wire): Effect.Effect<void> =>
-  Effect.sync(() => {
-    // A graceful end (close_notify, FIN), then destroy; the fallback timer is real and unref'd so
-    // closing never depends on the effect clock.
-    const fallback = setTimeout(() => wire.destroy(), 1000)
-    fallback.unref()
-    wire.end(() => {
-      clearTimeout(fallback)
-      wire.destroy()
-    })
-  })
+const hangUp = (wire: Wire.Wire): Effect.Effect<void> => Effect.sync(() => Wire.hangUp(wire))
 
 const recordingOf = (live: Live): Recording.Recording => {
   const state = live.wire.handshake()

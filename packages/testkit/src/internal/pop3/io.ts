@@ -7,21 +7,10 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Wire from "../wire.ts"
+import * as Wire from "../wire.ts"
 
 /** Waits until `check` returns a value; re-checked after every change on the wire. */
-export const waitFor = <A>(wire: Wire.Wire, check: () => A | undefined): Effect.Effect<A> =>
-  Effect.callback<A>((resume) => {
-    const first = check()
-    if (first !== undefined) return resume(Effect.succeed(first))
-    const unsubscribe = wire.subscribe(() => {
-      const value = check()
-      if (value === undefined) return
-      unsubscribe()
-      resume(Effect.succeed(value))
-    })
-    return Effect.sync(unsubscribe)
-  })
+export const waitFor = Wire.waitFor
 
 /**
  * Writes one chunk and waits until the stream took it (its callback), or until the client is gone

@@ -607,15 +607,7 @@ const snapshot = (s: State): Pop3Server.Session => {
   }
 }
 
-/** A graceful end (close_notify, FIN), then destroy; the fallback timer does not use the effect clock. */
-const hangUp = (wire: Wire.Wire) => {
-  const fallback = setTimeout(() => wire.destroy(), 1000)
-  fallback.unref()
-  wire.end(() => {
-    clearTimeout(fallback)
-    wire.destroy()
-  })
-}
+const hangUp = Wire.hangUp
 
 const finish = (s: State, exit: Exit.Exit<unknown, unknown>) =>
   Effect.sync(() => {

@@ -136,15 +136,7 @@ const joined = (transaction: Transaction): Uint8Array => {
   return body
 }
 
-const hangUp = (wire: Wire.Wire): void => {
-  // A graceful end (close_notify, FIN), then destroy; the fallback timer does not use the effect clock.
-  const fallback = setTimeout(() => wire.destroy(), 1000)
-  fallback.unref()
-  wire.end(() => {
-    clearTimeout(fallback)
-    wire.destroy()
-  })
-}
+const hangUp = Wire.hangUp
 
 /** Serves one connection. */
 export const run = (duplex: Duplex, config: Resolved, handle: Handle): Effect.Effect<SmtpServer.Connection> =>
