@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
@@ -143,7 +144,28 @@ export const withSession = <S extends State, F, Caps, A, E, R>(
   connection: Connection<S, F, Caps>,
   f: (session: Session<F, Caps>) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | MailError.MailError, R> =>
-  connection.session.lock.withPermits(1)(Effect.flatMap(check(connection), f))
+  connection.session.lock.withPermits(1)(
+    Effect.flatMap(check(connection), (session) =>
+      // An operation interrupted half-way may have left a reply on the wire that the next operation
+      // would take for its own: the connection cannot be trusted any more, so it is closed.
+      Effect.onInterrupt(f(session), () => abandon(session)))
+  )
+
+/**
+ * Closes the session at once because it is out of step with the server (an exchange was
+ * abandoned): every handle becomes stale and the socket is destroyed.
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const abandon = <F, Caps>(session: Session<F, Caps>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (session.state !== "Closed") {
+      session.state = "Closed"
+      session.generation += 1
+    }
+    return session.wire.destroy
+  })
 
 /**
  * Consumes a handle and returns one in state `To`. For protocol packages (e.g. IMAP moving into a
@@ -198,7 +220,18 @@ export const readUntil = <F, Caps, A>(
         return failWith(step.reason)
     }
   })
-  return loop
+  // Each wait for bytes has the phase's deadline (the Wire's); the whole reply has it too, so a
+  // server trickling a byte at a time cannot hold us forever (S9). Bulk transfers ("data") and idle
+  // waits only have the per-chunk deadline: their total length is legitimately unbounded.
+  if (phase === "data" || phase === "idle") return loop
+  const millis = Wire.deadlineFor(session.timeouts, phase)
+  return loop.pipe(
+    Effect.timeoutOrElse({
+      duration: millis,
+      orElse: () =>
+        Effect.andThen(abandon(session), failWith(new MailError.Timeout({ phase, millis })))
+    })
+  )
 }
 
 const resolveMode = (dialect: Dialect.Dialect<unknown, unknown>, options: Options) =>
@@ -247,7 +280,13 @@ export const open = <F, Caps>(
       port: options.port,
       localAddress: options.localAddress,
       timeout: timeouts.connect
-    })
+    }).pipe(
+      // Every transport gets the deadline, not only those that implement it themselves.
+      Effect.timeoutOrElse({
+        duration: timeouts.connect,
+        orElse: () => failWith(new MailError.Timeout({ phase: "connect", millis: timeouts.connect }))
+      })
+    )
     const tlsConfig = options.tls ?? {}
     if (mode === "implicit-tls") {
       yield* connection.upgrade({ ...tlsConfig, host: options.host }).pipe(
@@ -298,7 +337,9 @@ export const open = <F, Caps>(
     )
     if (mode === "implicit-tls") yield* certificateEvent(session)
 
+    // A connection that fails to open is closed at once, not when the caller's scope ends.
     const greeting = yield* readUntil(session, "greeting", session.protocol.greeting).pipe(
+      Effect.tapError(() => abandon(session)),
       Effect.catch((error) => {
         // A TLS record where a plaintext greeting was expected: the port speaks implicit TLS.
         if (mode === "starttls" && isTlsRecordStart(wire.firstBytes())) {
@@ -322,12 +363,14 @@ export const open = <F, Caps>(
     )
     switch (greeting._tag) {
       case "Rejected":
+        yield* abandon(session)
         return yield* failWith(new MailError.GreetingRejected({
           protocol: dialect.name,
           untrustedText: greeting.untrustedText
         }))
       case "Preauthenticated":
         if (mode === "starttls") {
+          yield* abandon(session)
           return yield* failWith(new MailError.PreauthOnPlaintext({ protocol: dialect.name }))
         }
         session.capabilities = greeting.capabilities
@@ -455,15 +498,21 @@ export const startTls = <F, Caps>(
       session.capabilities = undefined
       yield* certificateEvent(session)
       yield* Effect.annotateCurrentSpan({ "tls.protocol": tls.protocol, "tls.cipher": tls.cipher })
-      const caps = yield* exchange(session, session.protocol.capabilities()).pipe(
-        Effect.catch((error) =>
-          error.reason._tag === "Timeout" || error.reason._tag === "TransportFailure"
-            ? Effect.fail(error)
-            : failWith(new MailError.CapabilitiesUnavailable({
+      const query = session.protocol.capabilities()
+      const caps = yield* exchange(session, {
+        ...query,
+        // The server refusing or botching the re-query is CapabilitiesUnavailable; transport,
+        // limit and parse failures keep their own reason.
+        onFrame: (frame: F): Dialect.Step<Caps> => {
+          const step = query.onFrame(frame)
+          return step._tag === "Fail"
+            ? { _tag: "Fail", reason: new MailError.CapabilitiesUnavailable({
               protocol: session.dialect.name,
-              detail: error.message
-            }))
-        ),
+              detail: step.reason.message
+            }) }
+            : step
+        }
+      }).pipe(
         Effect.tapError(() =>
           Effect.sync(() => {
             session.state = "Closed"
@@ -492,7 +541,10 @@ export const secure = <F, Caps>(
 > =>
   Effect.flatMap(open(dialect, options), (connection) =>
     connection.state === "Plain"
-      ? startTls(connection as Connection<"Plain", F, Caps>)
+      ? startTls(connection as Connection<"Plain", F, Caps>).pipe(
+        // Under the required policy a refused STARTTLS ends the connection (S1).
+        Effect.tapError(() => abandon(connection.session))
+      )
       : Effect.succeed(connection as Connection<"Secure", F, Caps> | Connection<"Authenticated", F, Caps>))
 
 /**
@@ -564,7 +616,14 @@ export const authorize = <S extends "Plain" | "Secure", F, Caps, E, R>(
   withSession(connection, (session) =>
     Effect.gen(function*() {
       if (session.state === "Plain") {
-        yield* TlsPolicy.PlaintextAuth
+        // The type requires the policy for a Plain handle; a handle cast around the type still
+        // meets this run-time check (typed, nothing written).
+        const policy = yield* Effect.serviceOption(TlsPolicy.PlaintextAuth)
+        if (Option.isNone(policy)) {
+          return yield* failWith(new MailError.PolicyViolation({
+            detail: "authentication on a plaintext connection needs TlsPolicy.allowPlaintextAuthDangerously"
+          }))
+        }
         yield* SecurityEvents.emit({
           _tag: "PlaintextAuthentication",
           protocol: session.dialect.name,
@@ -729,7 +788,14 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
       ))
     }
     const resolved = yield* Credentials.resolve(credentials)
-    return yield* authorize(connection, chosen.success, (s) => runSasl(s, chosen.success, resolved, capabilities))
+    const millis = session.timeouts.command
+    return yield* authorize(connection, chosen.success, (s) =>
+      runSasl(s, chosen.success, resolved, capabilities).pipe(
+        Effect.timeoutOrElse({
+          duration: millis,
+          orElse: () => Effect.andThen(abandon(s), failWith(new MailError.Timeout({ phase: "authenticate", millis })))
+        })
+      ))
   }) as Effect.Effect<
     Connection<"Authenticated", F, Caps>,
     E | MailError.MailError,

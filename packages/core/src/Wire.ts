@@ -74,7 +74,13 @@ export interface Options<F> {
   readonly makeFramer: () => Framer.Framer<F>
 }
 
-const deadlineFor = (timeouts: Limits.Timeouts, phase: MailError.Phase): number => {
+/**
+ * The deadline of a phase, in milliseconds.
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const deadlineFor = (timeouts: Limits.Timeouts, phase: MailError.Phase): number => {
   switch (phase) {
     case "connect":
       return timeouts.connect
