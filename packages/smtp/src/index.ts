@@ -1,8 +1,13 @@
 // @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
 export * as Bdat from "./Bdat.ts"
 export * as DotStuffing from "./DotStuffing.ts"
+export * as LmtpClient from "./LmtpClient.ts"
+export * as SmtpClient from "./SmtpClient.ts"
 export * as SmtpCommand from "./SmtpCommand.ts"
+export * as SmtpDialect from "./SmtpDialect.ts"
+export * as SmtpError from "./SmtpError.ts"
 export * as SmtpExtensions from "./SmtpExtensions.ts"
+export * as SmtpPool from "./SmtpPool.ts"
 export * as SmtpProtocol from "./SmtpProtocol.ts"
 export * as SmtpReply from "./SmtpReply.ts"
 export * as Xtext from "./Xtext.ts"
