@@ -385,6 +385,26 @@ export class PolicyViolation extends Schema.TaggedError<PolicyViolation>(
 }
 
 /**
+ * The server refused to start in-band compression (IMAP `NO`/`BAD` to COMPRESS, RFC 4978 §3). The
+ * connection carries on uncompressed. The reply text is untrusted (S10).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CompressionRejected extends Schema.TaggedError<CompressionRejected>(
+  "@starttls/core/MailError/CompressionRejected"
+)("CompressionRejected", {
+  protocol: Schema.String,
+  code: Schema.optional(Schema.String),
+  untrustedReply: Schema.String
+}) {
+  override get message(): string {
+    const code = this.code === undefined ? "" : ` (${this.code})`
+    return `${this.protocol}: the server refused compression${code}`
+  }
+}
+
+/**
  * Every reason a `MailError` can carry.
  *
  * @category models
@@ -406,7 +426,8 @@ export const MailErrorReason = Schema.Union([
   LimitExceeded,
   ProtocolViolation,
   StaleConnection,
-  PolicyViolation
+  PolicyViolation,
+  CompressionRejected
 ])
 
 /**

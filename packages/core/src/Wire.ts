@@ -11,15 +11,26 @@
  * - S12: nothing is written between the STARTTLS command and the end of the handshake (the
  *   connection refuses writes while `upgrading`).
  *
- * Over TLS, whole chunks are handed to the framer (the fast path for big transfers).
+ * Over TLS, whole chunks are handed to the framer (the fast path for big transfers). `exact` brings
+ * the line-at-a-time feeding back for one exchange, for commands after whose reply the byte stream
+ * changes meaning (IMAP COMPRESS, RFC 4978): when their reply is framed, the bytes after it are
+ * still in our hands, so `compress` hands exactly those to the inflater.
+ *
+ * In-band compression (`compress`): from then on received bytes are inflated (raw DEFLATE, RFC
+ * 1951) before framing, in bounded pieces (a decompression bomb meets the framer's limits, never
+ * unbounded memory), and every write is deflated and flushed on its own (RFC 4978 §4). The trace
+ * shows the plaintext. A compressed connection cannot be upgraded to TLS (TLS goes beneath
+ * compression, RFC 4978), and compression cannot be started twice.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
 import * as CodecError from "./CodecError.ts"
 import { classifyTlsError, ioFailure } from "./DuplexTransport.ts"
 import type * as Framer from "./Framer.ts"
+import * as Deflate from "./internal/deflate.ts"
 import type * as Limits from "./Limits.ts"
 import * as MailError from "./MailError.ts"
 import type * as Tls from "./Tls.ts"
@@ -54,6 +65,22 @@ export interface Wire<F> {
    * `StartTlsInjection` if anything was received after that reply, without touching TLS.
    */
   readonly startTls: (params: Tls.TlsParams) => Effect.Effect<Tls.TlsSession, MailError.MailError>
+  /**
+   * Runs `effect` (typically one exchange) with received bytes handed to the framer one line at a
+   * time, as in plaintext, so that when a reply is framed, every byte after it is still unframed.
+   * Use it around a command after whose success reply the stream changes (COMPRESS).
+   */
+  readonly exact: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Starts in-band compression (raw DEFLATE both ways, RFC 4978) right after the success reply of
+   * the compression command was taken with `next`, inside the same `exact` as that read: the bytes
+   * received after that reply are the first compressed bytes. Fails with `ProtocolViolation` (and
+   * closes the connection) if a frame or part of one followed the reply uncompressed, or outside
+   * `exact`; fails without harm if compression is already on.
+   */
+  readonly compress: Effect.Effect<void, MailError.MailError>
+  /** Whether in-band compression is on. */
+  readonly compressed: () => boolean
   /** Bytes received but not yet returned as frames (for diagnostics and tests). */
   readonly pending: () => number
   /** The first bytes ever received (up to 8), to recognise a TLS record where plaintext was expected. */
@@ -128,6 +155,11 @@ const traceText = (bytes: Uint8Array): ReadonlyArray<string> => {
   return lines
 }
 
+const violation = (phase: MailError.Phase, detail: string, preview?: string) =>
+  MailError.make(
+    new MailError.ProtocolViolation(preview === undefined ? { phase, detail } : { phase, detail, preview })
+  )
+
 /**
  * Builds a wire over a transport connection.
  *
@@ -139,12 +171,19 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     let framer = options.makeFramer()
     let queue: Array<F> = []
     let head = 0
-    // Plaintext mode: received bytes not yet handed to the framer (S3 bookkeeping).
+    // Careful mode (plaintext, or inside `exact`): received bytes (inflated, once compressed) not
+    // yet handed to the framer (S3 bookkeeping, and the compression boundary).
     let held: Uint8Array = new Uint8Array(0)
     let plaintext = connection.tls() === undefined
+    let exactDepth = 0
     let upgrading = false
     let broken: MailError.MailError | undefined
     let first: Uint8Array = new Uint8Array(0)
+    let inflater: Deflate.Inflater | undefined
+    let deflater: Deflate.Deflater | undefined
+    // Compressed writes share the deflater's dictionary: one at a time, in order.
+    const writeLock = Semaphore.makeUnsafe(1)
+    const careful = () => plaintext || exactDepth > 0
 
     const annotate = Effect.annotateLogs({ protocol: options.protocol, host: options.host })
     const traceIn = (chunk: Uint8Array) =>
@@ -165,8 +204,20 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         )
         : ioFailure(phase)(error)
 
+    const closeEngines = () => {
+      inflater?.close()
+      deflater?.close()
+    }
+
+    // A broken wire is never read or written again: zlib's memory goes at once.
+    const breakWith = (error: MailError.MailError) => {
+      broken ??= error
+      closeEngines()
+    }
+
     const fail = (error: MailError.MailError) => {
       broken = error
+      closeEngines()
       return Effect.fail(error)
     }
 
@@ -193,36 +244,80 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       return undefined
     }
 
-    const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> => {
-      const millis = deadlineFor(options.timeouts, phase)
-      return connection.pull.pipe(
-        Effect.mapError(readFailure(phase)),
-        Effect.timeoutOrElse({
-          duration: millis,
-          orElse: () => Effect.fail(MailError.make(new MailError.Timeout({ phase, millis })))
-        }),
-        Effect.flatMap((chunks) => {
-          if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
-          for (const chunk of chunks) {
-            if (plaintext) {
-              held = held.length === 0 ? chunk : concat(held, chunk)
-            } else {
-              const result = framer.push(chunk)
-              if (Result.isFailure(result)) return fail(decodeFailure(phase, result.failure))
-              enqueue(result.success)
-            }
-          }
-          if (plaintext) {
-            const error = feedHeld(phase)
-            if (error !== undefined) return fail(error)
-          }
-          return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
-        }),
-        Effect.tapError((error) => Effect.sync(() => {
-          broken ??= error
-        }))
-      )
+    // Received (and inflated) bytes: held while careful, else straight to the framer.
+    const ingest = (bytes: Uint8Array, phase: MailError.Phase): MailError.MailError | undefined => {
+      if (careful()) {
+        held = held.length === 0 ? bytes : concat(held, bytes)
+        return undefined
+      }
+      const result = framer.push(bytes)
+      if (Result.isFailure(result)) return decodeFailure(phase, result.failure)
+      enqueue(result.success)
+      return undefined
     }
+
+    const markBroken = <A>(effect: Effect.Effect<A, MailError.MailError>) =>
+      Effect.tapError(effect, (error) => Effect.sync(() => breakWith(error)))
+
+    const deadline = (phase: MailError.Phase) => {
+      const millis = deadlineFor(options.timeouts, phase)
+      return Effect.timeoutOrElse({
+        duration: millis,
+        orElse: () => Effect.fail(MailError.make(new MailError.Timeout({ phase, millis })))
+      })
+    }
+
+    const pull = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<Uint8Array>, MailError.MailError> =>
+      connection.pull.pipe(
+        Effect.mapError(readFailure(phase)),
+        deadline(phase),
+        Effect.map((chunks) => {
+          if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
+          return chunks
+        })
+      )
+
+    const receivePlain = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
+      Effect.flatMap(pull(phase), (chunks) => {
+        for (const chunk of chunks) {
+          const error = ingest(chunk, phase)
+          if (error !== undefined) return fail(error)
+        }
+        if (careful()) {
+          const error = feedHeld(phase)
+          if (error !== undefined) return fail(error)
+        }
+        return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
+      })
+
+    // One piece of inflated output to the framer, pulling compressed bytes when the inflater is dry.
+    // Only real waits (the network, zlib's thread) get a deadline; output at hand is taken at once.
+    const receiveCompressed = (
+      phase: MailError.Phase,
+      engine: Deflate.Inflater
+    ): Effect.Effect<void, MailError.MailError> =>
+      Effect.suspend(() => {
+        const next = engine.poll()
+        switch (next._tag) {
+          case "Output": {
+            const error = ingest(next.bytes, phase) ?? (careful() ? feedHeld(phase) : undefined)
+            if (error !== undefined) return fail(error)
+            return traceIn(next.bytes)
+          }
+          case "NeedInput":
+            return Effect.flatMap(pull(phase), (chunks) => {
+              for (const chunk of chunks) engine.write(chunk)
+              return receiveCompressed(phase, engine)
+            })
+          case "Busy":
+            return Effect.andThen(deadline(phase)(engine.settle), receiveCompressed(phase, engine))
+          case "Failed":
+            return fail(decodeFailure(phase, next.error))
+        }
+      })
+
+    const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
+      markBroken(inflater === undefined ? receivePlain(phase) : receiveCompressed(phase, inflater))
 
     const guard = (): MailError.MailError | undefined => {
       if (broken !== undefined) return broken
@@ -238,10 +333,10 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     const prepare = (phase: MailError.Phase): MailError.MailError | undefined => {
       const error = guard()
       if (error !== undefined) return error
-      if (plaintext && head === queue.length) {
+      if (careful() && head === queue.length) {
         const feedError = feedHeld(phase)
         if (feedError !== undefined) {
-          broken = feedError
+          breakWith(feedError)
           return feedError
         }
       }
@@ -283,15 +378,23 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         const traced = tracing
           ? Effect.forEach(trace, (line) => Effect.logDebug(`C: ${line}`), { discard: true }).pipe(annotate)
           : Effect.void
-        return Effect.andThen(
-          traced,
-          connection.write(chunks).pipe(
-            Effect.mapError(ioFailure(phase)),
-            Effect.tapError((e) => Effect.sync(() => {
-              broken ??= e
-            }))
+        const engine = deflater
+        if (engine === undefined) {
+          return Effect.andThen(traced, markBroken(Effect.mapError(connection.write(chunks), ioFailure(phase))))
+        }
+        const send = engine.deflate(chunks).pipe(
+          Effect.mapError((error) =>
+            MailError.make(new MailError.TransportFailure({ phase, operation: "write", code: "ERR_DEFLATE", cause: error }))
+          ),
+          Effect.flatMap((bytes) =>
+            bytes.length === 0 ? Effect.void : Effect.mapError(connection.write([bytes]), ioFailure(phase))
+          ),
+          // The dictionary now holds bytes the peer may never see: the stream cannot go on.
+          Effect.onInterrupt(() =>
+            Effect.sync(() => breakWith(violation(phase, "a compressed write was interrupted; the stream is unusable")))
           )
         )
+        return Effect.andThen(traced, markBroken(writeLock.withPermits(1)(send)))
       })
 
     const pending = () => held.length + framer.buffered()
@@ -300,6 +403,9 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       Effect.suspend(() => {
         const error = guard()
         if (error !== undefined) return Effect.fail(error)
+        if (inflater !== undefined) {
+          return Effect.fail(violation("starttls", "TLS cannot start on a compressed connection (TLS goes beneath compression)"))
+        }
         const queued = queue.length - head
         const bytes = pending()
         if (queued > 0 || bytes > 0) {
@@ -339,6 +445,48 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         )
       })
 
+    const exact = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.suspend(() => {
+        exactDepth += 1
+        return Effect.ensuring(
+          effect,
+          Effect.sync(() => {
+            exactDepth -= 1
+            // Back to whole chunks: whatever is still held goes to the framer at once.
+            if (careful() || held.length === 0 || broken !== undefined) return
+            const rest = held
+            held = new Uint8Array(0)
+            const result = framer.push(rest)
+            if (Result.isFailure(result)) breakWith(decodeFailure("command", result.failure))
+            else enqueue(result.success)
+          })
+        )
+      })
+
+    const refuse = (detail: string, preview?: string) =>
+      Effect.andThen(connection.destroy, fail(violation("command", detail, preview)))
+
+    const compress: Effect.Effect<void, MailError.MailError> = Effect.suspend(() => {
+      const error = guard()
+      if (error !== undefined) return Effect.fail(error)
+      if (inflater !== undefined) return Effect.fail(violation("command", "compression is already active"))
+      // Outside careful mode whole chunks went to the framer: the boundary after the reply is lost.
+      if (!careful()) return refuse("compression must start inside Wire.exact (the byte boundary is lost)")
+      const queued = queue.length - head
+      if (queued > 0 || framer.buffered() > 0) {
+        // RFC 4978 §3: everything after the success reply is compressed; a frame here was not.
+        const preview = framer.buffered() > 0 ? CodecError.preview(framer.pendingPreview()) : `${queued} frame(s)`
+        return refuse("uncompressed data followed the compression reply", preview)
+      }
+      const engine = Deflate.makeInflater()
+      inflater = engine
+      deflater = Deflate.makeDeflater()
+      const rest = held
+      held = new Uint8Array(0)
+      engine.write(rest)
+      return Effect.void
+    })
+
     const wire: Wire<F> = {
       protocol: options.protocol,
       host: options.host,
@@ -348,9 +496,12 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       nextBatch,
       write,
       startTls,
+      exact,
+      compress,
+      compressed: () => inflater !== undefined,
       pending,
       firstBytes: () => first,
-      destroy: connection.destroy
+      destroy: Effect.andThen(Effect.sync(closeEngines), connection.destroy)
     }
     return wire
   })

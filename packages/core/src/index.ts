@@ -1,5 +1,6 @@
 // @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
 export * as CodecError from "./CodecError.ts"
+export * as Compression from "./Compression.ts"
 export * as Connection from "./Connection.ts"
 export * as Credentials from "./Credentials.ts"
 export * as Dialect from "./Dialect.ts"

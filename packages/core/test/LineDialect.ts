@@ -10,6 +10,8 @@
  *   AUTH       C: "AUTH MECH [base64|=]"  S: "+ base64" (challenge) | "+OK [CAPS ...] [base64]" | "-ERR text"
  *   SASL resp  C: "base64" | "*" (cancel)
  *   ECHO       C: "ECHO text"     S: "+OK text"
+ *   COMPRESS   C: "COMPRESS DEFLATE"  S: "+OK text" (then raw DEFLATE both ways) | "-ERR text"
+ *   BULK       C: "BULK n"        S: "* text" lines (at least n bytes in all), then "+OK done"
  *   QUIT       C: "QUIT"          S: "+OK bye"
  */
 import * as CodecError from "@starttls/core/CodecError"
@@ -168,3 +170,33 @@ export const echo = (text: string): Dialect.Command<string, string> => ({
       ? Dialect.done(frame.slice(4))
       : Dialect.fail(new MailError.ProtocolViolation({ phase: "command", detail: "ECHO failed", preview: frame }))
 })
+
+/** COMPRESS DEFLATE (the shape of IMAP COMPRESS, RFC 4978): `Done` on "+OK", refused on "-ERR". */
+export const compress = (): Dialect.Command<string, void> => ({
+  ...line("COMPRESS DEFLATE"),
+  phase: "command",
+  onFrame: (frame) => {
+    if (frame.startsWith("+OK")) return Dialect.done(undefined)
+    if (frame.startsWith("-ERR")) {
+      return Dialect.fail(new MailError.CompressionRejected({ protocol: "LINE", untrustedReply: frame }))
+    }
+    return Dialect.fail(new MailError.ProtocolViolation({ phase: "command", detail: "odd COMPRESS reply", preview: frame }))
+  }
+})
+
+/** BULK: the server streams "* ..." lines of at least `bytes` bytes; the result is the text bytes received. */
+export const bulk = (bytes: number): Dialect.Command<string, number> => {
+  let received = 0
+  return {
+    ...line(`BULK ${bytes}`),
+    phase: "data",
+    onFrame: (frame) => {
+      if (frame.startsWith("* ")) {
+        received += frame.length + 2
+        return Dialect.Continue
+      }
+      if (frame === "+OK done") return Dialect.done(received)
+      return Dialect.fail(new MailError.ProtocolViolation({ phase: "data", detail: "BULK failed", preview: frame }))
+    }
+  }
+}

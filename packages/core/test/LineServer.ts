@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Duplex } from "node:stream"
 import * as NodeTls from "node:tls"
+import * as Zlib from "node:zlib"
 
 const certDir = join(import.meta.dirname, "..", "..", "testkit", "fixtures", "certs")
 const pem = (name: string) => readFileSync(join(certDir, name), "utf8")
@@ -61,6 +62,12 @@ export interface Config {
   readonly requireClientCert?: boolean
   /** Reply to CAPA over TLS (default "+OK CAPS " + tlsCaps). */
   readonly tlsCapaReply?: string
+  /** Reply to COMPRESS (default "+OK DEFLATE active"); after a "+OK" both directions are raw DEFLATE. */
+  readonly compressReply?: string
+  /** Plaintext the server sends, compressed, in the SAME write as the COMPRESS success reply. */
+  readonly compressTrailer?: string
+  /** Raw bytes sent instead of compressed data, in the same write as the COMPRESS reply (corrupt streams, bombs). */
+  readonly compressRaw?: Uint8Array
 }
 
 export interface Recording {
@@ -72,6 +79,12 @@ export interface Recording {
   peerCertificateSubject: string | undefined
   channelBindingChecked: boolean
   closed: boolean
+  /** Whether COMPRESS was accepted. */
+  compressed: boolean
+  /** Raw (compressed) bytes received from the client after COMPRESS. */
+  compressedBytesIn: number
+  /** Raw (compressed) bytes sent to the client after the COMPRESS reply. */
+  compressedBytesOut: number
 }
 
 export const newRecording = (): Recording => ({
@@ -81,8 +94,28 @@ export const newRecording = (): Recording => ({
   tlsError: undefined,
   peerCertificateSubject: undefined,
   channelBindingChecked: false,
-  closed: false
+  closed: false,
+  compressed: false,
+  compressedBytesIn: 0,
+  compressedBytesOut: 0
 })
+
+const BULK_WORDS = ["mailbox", "flags", "seen", "answered", "subject", "invoice", "meeting", "report", "draft", "weekly"]
+
+/** At least `bytes` bytes of "* ..." lines that look like mail listings (compressible, not trivially). */
+export const bulkText = (bytes: number): string => {
+  const lines: Array<string> = []
+  let size = 0
+  let seed = 12345
+  for (let n = 1; size < bytes; n++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    const words = [0, 1, 2, 3].map((i) => BULK_WORDS[(seed >>> (i * 4 + 8)) % BULK_WORDS.length]).join(" ")
+    const text = `* ${n} FETCH (UID ${seed % 100000} RFC822.SIZE ${seed % 9973} SUBJECT "${words}")\r\n`
+    lines.push(text)
+    size += text.length
+  }
+  return lines.join("")
+}
 
 export const plaintextSent = (rec: Recording): string =>
   rec.chunks.filter((c) => c.phase === "plain").map((c) => c.text).join("")
@@ -104,8 +137,17 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
       rec.closed = true
       resume(Effect.void)
     }
+    // After COMPRESS: every write is deflated and flushed on its own (RFC 4978 §4).
+    let deflater: Zlib.DeflateRaw | undefined
     const write = (text: string) => {
-      if (!socket.destroyed) socket.write(text)
+      if (socket.destroyed) return
+      if (deflater === undefined) return socket.write(text)
+      deflater.write(Buffer.from(text))
+      deflater.flush(Zlib.constants.Z_SYNC_FLUSH)
+    }
+    const end = () => {
+      if (deflater === undefined) return socket.end()
+      deflater.flush(Zlib.constants.Z_SYNC_FLUSH, () => socket.end())
     }
     const caps = () => (phase === "tls" ? config.tlsCaps ?? ["AUTH=PLAIN"] : config.plainCaps ?? ["STARTTLS"])
 
@@ -245,8 +287,12 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
           return write(`+OK ${arg}\r\n`)
         case "QUIT":
           write("+OK bye\r\n")
-          socket.end()
+          end()
           return
+        case "COMPRESS":
+          return startCompression()
+        case "BULK":
+          return write(bulkText(Number(arg)) + "+OK done\r\n")
         default:
           return write("-ERR unknown command\r\n")
       }
@@ -259,6 +305,45 @@ export const serve = (config: Config, rec: Recording) => (raw: Duplex): Effect.E
         return write(`+OK [CAPS ${phase === "tls" ? "ECHO AUTHED" : "ECHO AUTHED-PLAIN"}] welcome\r\n`)
       }
       return write("-ERR authentication failed\r\n")
+    }
+    const startCompression = () => {
+      const reply = (config.compressReply ?? "+OK DEFLATE active") + "\r\n"
+      if (rec.compressed) return write("-ERR compression already active\r\n")
+      if (!reply.startsWith("+OK")) return write(reply)
+      rec.compressed = true
+      const target = socket
+      // The client's bytes after its COMPRESS line are raw DEFLATE.
+      const inflater = Zlib.createInflateRaw()
+      inflater.on("data", onData)
+      inflater.on("error", () => target.destroy())
+      target.off("data", onData)
+      target.on("data", (chunk: Buffer) => {
+        rec.compressedBytesIn += chunk.length
+        inflater.write(chunk)
+      })
+      // Level 1: the fastest zlib level, so that throughput tests measure the client, not this server.
+      const out = Zlib.createDeflateRaw({ level: 1 })
+      // Until the reply is written, compressed output is collected to go in the SAME write.
+      let first: Array<Buffer> | undefined = []
+      out.on("data", (chunk: Buffer) => {
+        if (first !== undefined) return first.push(chunk)
+        rec.compressedBytesOut += chunk.length
+        if (!target.destroyed) target.write(chunk)
+      })
+      deflater = out
+      if (config.compressRaw !== undefined) {
+        first = undefined
+        rec.compressedBytesOut += config.compressRaw.length
+        target.write(Buffer.concat([Buffer.from(reply), Buffer.from(config.compressRaw)]))
+        return
+      }
+      if (config.compressTrailer !== undefined) out.write(Buffer.from(config.compressTrailer))
+      out.flush(Zlib.constants.Z_SYNC_FLUSH, () => {
+        const compressed = Buffer.concat(first ?? [])
+        first = undefined
+        rec.compressedBytesOut += compressed.length
+        if (!target.destroyed) target.write(Buffer.concat([Buffer.from(reply), compressed]))
+      })
     }
     const onAfterStartTls = (chunk: Buffer) => {
       rec.afterStartTls.push(chunk.toString("latin1"))
