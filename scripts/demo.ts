@@ -4,10 +4,12 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import { demo as imap } from "../packages/imap/demo/demo.ts"
 import { demo as smtp } from "../packages/smtp/demo/demo.ts"
 
 const parts: ReadonlyArray<readonly [string, Effect.Effect<void, unknown, never>]> = [
-  ["SMTP", smtp]
+  ["SMTP", smtp],
+  ["IMAP", imap]
 ]
 
 const program = Effect.forEach(parts, ([name, part]) =>

@@ -1,6 +1,10 @@
 // @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
 export * as ImapCapabilities from "./ImapCapabilities.ts"
+export * as ImapClient from "./ImapClient.ts"
 export * as ImapCommand from "./ImapCommand.ts"
+export * as ImapDialect from "./ImapDialect.ts"
+export * as ImapError from "./ImapError.ts"
+export * as ImapMailbox from "./ImapMailbox.ts"
 export * as ImapProtocol from "./ImapProtocol.ts"
 export * as ImapResponse from "./ImapResponse.ts"
 export * as MailboxName from "./MailboxName.ts"

@@ -1,0 +1,198 @@
+/**
+ * Message commands of the IMAP client (Selected state, RFC 9051 §6.4): building FETCH commands from
+ * a query, STORE, SEARCH, COPY / MOVE with COPYUID, EXPUNGE / UID EXPUNGE (FETCH itself streams:
+ * `fetch.ts`).
+ *
+ * @internal
+ */
+import * as Connection from "@starttls/core/Connection"
+import * as MailError from "@starttls/core/MailError"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import type {
+  CopyResult,
+  FetchOptions,
+  FetchQuery,
+  Selected,
+  StoreAction,
+  StoreOptions,
+  StoreResult
+} from "../../ImapClient.ts"
+import type * as ImapCommand from "../../ImapCommand.ts"
+import * as ImapError from "../../ImapError.ts"
+import type * as ImapResponse from "../../ImapResponse.ts"
+import type * as SearchCriteria from "../../SearchCriteria.ts"
+import * as SequenceSet from "../../SequenceSet.ts"
+import * as Command from "./command.ts"
+import * as Fetch from "./fetch.ts"
+import { currentSelection, withSelection } from "./handles.ts"
+import * as State from "./state.ts"
+
+export const fetchItems = (query: FetchQuery, uid: boolean): Array<ImapCommand.FetchItem> => {
+  const items: Array<ImapCommand.FetchItem> = []
+  if (query.uid === true || uid) items.push("UID")
+  if (query.flags === true) items.push("FLAGS")
+  if (query.internalDate === true) items.push("INTERNALDATE")
+  if (query.size === true) items.push("RFC822.SIZE")
+  if (query.envelope === true) items.push("ENVELOPE")
+  if (query.bodyStructure === true) items.push("BODYSTRUCTURE")
+  if (query.modseq === true) items.push("MODSEQ")
+  if (query.source === true) items.push({ _tag: "BodySection", peek: true })
+  const headers = query.headers
+  if (headers === true) items.push({ _tag: "BodySection", peek: true, specifier: "HEADER" })
+  else if (headers !== undefined && headers !== false) {
+    items.push({ _tag: "BodySection", peek: true, specifier: { headerFields: headers } })
+  }
+  if (query.sections !== undefined) items.push(...query.sections)
+  return items
+}
+
+export const fetchCommand = (
+  set: SequenceSet.SequenceSet,
+  items: ReadonlyArray<ImapCommand.FetchItem>,
+  options: FetchOptions | undefined
+): ImapCommand.Fetch => ({
+  _tag: "Fetch",
+  uid: options?.uid === true,
+  set,
+  items,
+  ...(options?.changedSince === undefined ? {} : { changedSince: options.changedSince })
+})
+
+/** The lock and a current selection for a stream's lifetime. */
+export const acquireSelection = (handle: Selected): Fetch.Acquire =>
+  Effect.flatMap(Connection.check(handle.connection), (session) =>
+    Fetch.acquire(
+      session,
+      Effect.flatMap(Connection.check(handle.connection), (current) => {
+        const state = State.of(current)
+        State.settle(current, state)
+        return currentSelection(handle, state)
+      })
+    ))
+
+const OPS = { add: "+", remove: "-", replace: "" } as const
+
+const copyResult = (code: ImapResponse.ResponseCode | undefined): CopyResult | undefined =>
+  code !== undefined && code._tag === "COPYUID"
+    ? { uidValidity: code.uidValidity, sourceUids: code.source, destinationUids: code.dest }
+    : undefined
+
+const NO_COPYUID: CopyResult = { uidValidity: undefined, sourceUids: undefined, destinationUids: undefined }
+
+export const transfer = (
+  handle: Selected,
+  command: "Copy" | "Move",
+  set: SequenceSet.SequenceSet,
+  destination: string,
+  options: { readonly uid?: boolean | undefined } | undefined
+) =>
+  withSelection(handle, (session) =>
+    Effect.gen(function*() {
+      if (command === "Move" && !Command.capabilitiesOf(session).move) {
+        return yield* ImapError.make(new ImapError.MissingCapability({ command: "MOVE", capability: "MOVE" }))
+      }
+      let untagged: CopyResult | undefined
+      const reply = yield* Command.run(session, { _tag: command, uid: options?.uid === true, set, mailbox: destination }, {
+        name: command.toUpperCase(),
+        onUntagged: (response) => {
+          // RFC 6851 §4.3: MOVE reports COPYUID in an untagged OK before the EXPUNGEs.
+          if (response._tag !== "Condition" || response.status !== "OK") return false
+          untagged ??= copyResult(response.code)
+          return untagged !== undefined
+        }
+      })
+      return copyResult(reply.code) ?? untagged ?? NO_COPYUID
+    }))
+
+export const expungeWith = (handle: Selected, command: ImapCommand.ImapCommand, name: string) =>
+  withSelection(handle, (session, state, selection) => {
+    const expunged: Array<number> = []
+    return Command.run(session, command, {
+      name,
+      onUntagged: (response) => {
+        if (response._tag !== "Expunge") return false
+        State.expunged(selection, state, response.seq)
+        expunged.push(response.seq)
+        return true
+      }
+    }).pipe(Effect.as(expunged as ReadonlyArray<number>))
+  })
+
+export const store = (
+  handle: Selected,
+  set: SequenceSet.SequenceSet,
+  action: StoreAction,
+  flags: ReadonlyArray<string>,
+  options?: StoreOptions
+): Effect.Effect<ReadonlyArray<StoreResult>, ImapError.ImapError | MailError.MailError> =>
+  withSelection(handle, (session, state, selection) => {
+    const results: Array<StoreResult> = []
+    const uid = options?.uid === true
+    const command: ImapCommand.Store = {
+      _tag: "Store",
+      uid,
+      set,
+      op: OPS[action],
+      silent: options?.silent === true,
+      flags,
+      ...(options?.unchangedSince === undefined ? {} : { unchangedSince: options.unchangedSince })
+    }
+    return Command.run(session, command, {
+      name: "STORE",
+      onUntagged: (response) => {
+        if (response._tag !== "Fetch") return false
+        const a = response.attributes
+        State.fetched(selection, state, response, false)
+        if (a.flags !== undefined) results.push({ seq: response.seq, uid: a.uid, flags: a.flags })
+        return true
+      }
+    }).pipe(Effect.as(results as ReadonlyArray<StoreResult>))
+  })
+
+const setSize = (set: SequenceSet.SequenceSet): number => {
+  let size = 0
+  if (set._tag === "Ranges") {
+    for (const r of set.ranges) if (r.start !== "*" && r.end !== "*") size += Math.abs(r.end - r.start) + 1
+  }
+  return size
+}
+
+export const search = (
+  handle: Selected,
+  criteria: SearchCriteria.Criterion,
+  options?: { readonly uid?: boolean | undefined }
+): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
+  withSelection(handle, (session) => {
+    const numbers: Array<number> = []
+    // A number in a JavaScript array costs at least 8 bytes: bound an ESEARCH expansion like a response.
+    const most = Math.floor(session.limits.maxResponseBytes / 8)
+    let tooMany: number | undefined
+    return Command.run(session, { _tag: "Search", uid: options?.uid === true, criteria }, {
+      name: options?.uid === true ? "UID SEARCH" : "SEARCH",
+      onUntagged: (response) => {
+        if (response._tag === "Search") {
+          for (const n of response.numbers) numbers.push(n)
+          return true
+        }
+        // RFC 9051 §7.3.4: an IMAP4rev2 server answers SEARCH with ESEARCH (ALL as a sequence set).
+        if (response._tag !== "ESearch" || response.all === undefined) return response._tag === "ESearch"
+        const set = SequenceSet.parse(response.all)
+        if (Result.isFailure(set)) return true
+        for (const n of SequenceSet.values(set.success, 0)) {
+          if (numbers.length >= most) {
+            tooMany = setSize(set.success)
+            break
+          }
+          numbers.push(n)
+        }
+        return true
+      }
+    }).pipe(
+      Effect.flatMap(() =>
+        tooMany === undefined
+          ? Effect.succeed(numbers as ReadonlyArray<number>)
+          : Effect.fail(MailError.make(new MailError.LimitExceeded({ limit: "maxResponseBytes", max: most, actual: tooMany })))
+      )
+    )
+  })
