@@ -89,6 +89,8 @@ export interface Session<F, Caps> {
   readonly lock: Semaphore.Semaphore
   state: RuntimeState
   generation: number
+  /** Why the session was closed when it was abandoned after a failure (returned to later callers). */
+  failure: MailError.MailError | undefined
   /** Capabilities learned in the current security state (over TLS once Secure). */
   capabilities: Caps | undefined
   /** Capabilities learned in plaintext: untrusted, forgotten at the upgrade (S4). */
@@ -124,6 +126,7 @@ export const check = <S extends State, F, Caps>(
 ): Effect.Effect<Session<F, Caps>, MailError.MailError> =>
   Effect.suspend(() => {
     const session = connection.session
+    if (session.state === "Closed" && session.failure !== undefined) return Effect.fail(session.failure)
     if (session.generation !== connection.generation || session.state !== connection.state) {
       return Effect.fail(MailError.make(new MailError.StaleConnection({
         expected: connection.state,
@@ -158,11 +161,12 @@ export const withSession = <S extends State, F, Caps, A, E, R>(
  * @category destructors
  * @since 0.1.0
  */
-export const abandon = <F, Caps>(session: Session<F, Caps>): Effect.Effect<void> =>
+export const abandon = <F, Caps>(session: Session<F, Caps>, failure?: MailError.MailError): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (session.state !== "Closed") {
       session.state = "Closed"
       session.generation += 1
+      session.failure ??= failure
     }
     return session.wire.destroy
   })
@@ -228,8 +232,10 @@ export const readUntil = <F, Caps, A>(
   return loop.pipe(
     Effect.timeoutOrElse({
       duration: millis,
-      orElse: () =>
-        Effect.andThen(abandon(session), failWith(new MailError.Timeout({ phase, millis })))
+      orElse: () => {
+        const timeout = MailError.make(new MailError.Timeout({ phase, millis }))
+        return Effect.andThen(abandon(session, timeout), Effect.fail(timeout))
+      }
     })
   )
 }
@@ -326,7 +332,8 @@ export const open = <F, Caps>(
       state: mode === "implicit-tls" ? "Secure" : "Plain",
       generation: 0,
       capabilities: undefined,
-      plaintextCapabilities: undefined
+      plaintextCapabilities: undefined,
+      failure: undefined
     }
     yield* Scope.addFinalizer(
       yield* Effect.scope,
@@ -793,7 +800,10 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
       runSasl(s, chosen.success, resolved, capabilities).pipe(
         Effect.timeoutOrElse({
           duration: millis,
-          orElse: () => Effect.andThen(abandon(s), failWith(new MailError.Timeout({ phase: "authenticate", millis })))
+          orElse: () => {
+            const timeout = MailError.make(new MailError.Timeout({ phase: "authenticate", millis }))
+            return Effect.andThen(abandon(s, timeout), Effect.fail(timeout))
+          }
         })
       ))
   }) as Effect.Effect<

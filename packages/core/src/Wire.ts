@@ -267,15 +267,54 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       })
     }
 
+    // The deadline of each wait for bytes (S9). A timeout Effect per pull costs two fibers per
+    // received chunk, which dominated bulk transfers (one chunk per message); instead one real-time
+    // watchdog timer per wire checks the wait in progress, and on expiry destroys the connection, so
+    // the pending pull fails and is reported as the Timeout of its phase. A timed-out wire is broken
+    // anyway (the reply it waited for may still come).
+    let waiting: { readonly phase: MailError.Phase; readonly millis: number; readonly since: number } | undefined
+    let expired: MailError.MailError | undefined
+    let watchdog: ReturnType<typeof setTimeout> | undefined
+    let watchdogAt = 0
+    const watch = (delay: number) => {
+      watchdogAt = performance.now() + delay
+      watchdog = setTimeout(() => {
+        watchdog = undefined
+        if (waiting === undefined) return
+        const left = waiting.millis - (performance.now() - waiting.since)
+        if (left > 0) return watch(left)
+        expired = MailError.make(new MailError.Timeout({ phase: waiting.phase, millis: waiting.millis }))
+        Effect.runFork(connection.destroy)
+      }, delay)
+      // The socket keeps the process alive while a wait is pending; the watchdog never does.
+      watchdog.unref()
+    }
+
     const pull = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<Uint8Array>, MailError.MailError> =>
-      connection.pull.pipe(
-        Effect.mapError(readFailure(phase)),
-        deadline(phase),
-        Effect.map((chunks) => {
-          if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
-          return chunks
-        })
-      )
+      Effect.suspend(() => {
+        if (expired !== undefined) return Effect.fail(expired)
+        const millis = deadlineFor(options.timeouts, phase)
+        const since = performance.now()
+        waiting = { phase, millis, since }
+        if (watchdog !== undefined && watchdogAt > since + millis) {
+          // a shorter deadline than the one the pending timer was set for
+          clearTimeout(watchdog)
+          watchdog = undefined
+        }
+        if (watchdog === undefined) watch(millis)
+        return connection.pull.pipe(
+          Effect.onExit(() =>
+            Effect.sync(() => {
+              waiting = undefined
+            })
+          ),
+          Effect.mapError((error) => expired ?? readFailure(phase)(error)),
+          Effect.map((chunks) => {
+            if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
+            return chunks
+          })
+        )
+      })
 
     const receivePlain = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
       Effect.flatMap(pull(phase), (chunks) => {
@@ -501,7 +540,14 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       compressed: () => inflater !== undefined,
       pending,
       firstBytes: () => first,
-      destroy: Effect.andThen(Effect.sync(closeEngines), connection.destroy)
+      destroy: Effect.andThen(
+        Effect.sync(() => {
+          closeEngines()
+          if (watchdog !== undefined) clearTimeout(watchdog)
+          watchdog = undefined
+        }),
+        connection.destroy
+      )
     }
     return wire
   })
