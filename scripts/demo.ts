@@ -5,10 +5,12 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { demo as imap } from "../packages/imap/demo/demo.ts"
+import { demo as pop3 } from "../packages/pop3/demo/demo.ts"
 import { demo as smtp } from "../packages/smtp/demo/demo.ts"
 
 const parts: ReadonlyArray<readonly [string, Effect.Effect<void, unknown, never>]> = [
   ["SMTP", smtp],
+  ["POP3", pop3],
   ["IMAP", imap]
 ]
 
