@@ -1,20 +1,38 @@
 import { defineConfig } from "vitest/config"
 
 // Integration tests talk to real Dovecot/Postfix started by .ci/run (../shared/mail-servers/real-servers.sh).
-// They run only when that script's environment (MAILTEST_*) is present.
+// They run only when that script's environment (MAILTEST_*) is present, and one file at a time: they share
+// one real mailbox (SMTP tests deliver into the INBOX that the POP3 and IMAP tests list).
 const integration = process.env["MAILTEST_HOST"] !== undefined
+const integrationFiles = "packages/*/test/**/*.integration.test.ts"
 
 export default defineConfig({
   test: {
-    include: integration
-      ? ["packages/*/test/**/*.test.ts"]
-      : ["packages/*/test/**/*.test.ts"],
-    exclude: integration ? ["**/node_modules/**"] : ["**/node_modules/**", "**/*.integration.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    typecheck: {
-      include: ["packages/*/test/**/*.test-d.ts"],
-      tsconfig: "./tsconfig.json"
-    }
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts"],
+          exclude: ["**/node_modules/**", integrationFiles],
+          typecheck: {
+            include: ["packages/*/test/**/*.test-d.ts"],
+            tsconfig: "./tsconfig.json"
+          }
+        }
+      },
+      ...(integration
+        ? [{
+          extends: true as const,
+          test: {
+            name: "integration",
+            include: [integrationFiles],
+            fileParallelism: false
+          }
+        }]
+        : [])
+    ]
   }
 })
