@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
+import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, unlinkSync } from "node:fs"
 import { join } from "node:path"
 import * as Smtp from "../src/SmtpClient.ts"
@@ -58,6 +59,8 @@ const delivered = (token: string) =>
           const content = readFileSync(path, "latin1")
           if (content.includes(token)) {
             unlinkSync(path)
+            // Tell Dovecot at once (its index would still list the message for the POP3/IMAP tests).
+            execFileSync("doveadm", ["-c", join(env["MAILTEST_DIR"] ?? "", "etc", "dovecot.conf"), "force-resync", "-u", user, "INBOX"])
             return content
           }
         }
