@@ -18,6 +18,7 @@ export default defineConfig({
           include: ["packages/*/test/**/*.test.ts"],
           exclude: ["**/node_modules/**", integrationFiles],
           typecheck: {
+            enabled: true,
             include: ["packages/*/test/**/*.test-d.ts"],
             tsconfig: "./tsconfig.json"
           }
