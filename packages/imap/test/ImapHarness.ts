@@ -6,7 +6,6 @@
  */
 import * as Credentials from "@starttls/core/Credentials"
 import type * as MailError from "@starttls/core/MailError"
-import * as DuplexTransport from "@starttls/core/DuplexTransport"
 import * as SecurityEvents from "@starttls/core/SecurityEvents"
 import { Transport } from "@starttls/core/Transport"
 import * as Certificates from "@starttls/testkit/Certificates"
@@ -15,18 +14,15 @@ import * as MemoryTransport from "@starttls/testkit/MemoryTransport"
 import { errorOf } from "@starttls/testkit/Failures"
 import * as Recording from "@starttls/testkit/Recording"
 import * as ScriptedServer from "@starttls/testkit/ScriptedServer"
-import * as Transcript from "@starttls/testkit/Transcript"
+import * as ScriptedTransport from "@starttls/testkit/ScriptedTransport"
 import * as ImapClient from "../src/ImapClient.ts"
 import type * as ImapError from "../src/ImapError.ts"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import { duplexPair } from "node:stream"
 
 /** Client options trusting the testkit CA, with short deadlines. */
 export const options = {
@@ -79,31 +75,10 @@ export const scripted = (
   source: string,
   serverOptions?: ScriptedServer.Options
 ): Effect.Effect<Scripted, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const transcript = Result.getOrThrow(Transcript.parse(source))
-    const scope = yield* Effect.scope
-    const servers: Array<Fiber.Fiber<Recording.Recording, ScriptedServer.ScriptMismatch>> = []
-    const layer = Layer.succeed(
-      Transport,
-      Transport.of({
-        connect: () =>
-          Effect.gen(function*() {
-            const [clientEnd, serverEnd] = duplexPair()
-            clientEnd.on("error", () => undefined)
-            serverEnd.on("error", () => undefined)
-            yield* Effect.addFinalizer(() => Effect.sync(() => clientEnd.destroy()))
-            servers.push(
-              yield* Effect.forkIn(
-                ScriptedServer.run(serverEnd, transcript, { timeoutMs: 600, lingerMs: 30, ...serverOptions }),
-                scope
-              )
-            )
-            return yield* DuplexTransport.make(clientEnd)
-          })
-      })
-    )
-    return { layer, recording: Effect.suspend(() => Fiber.join(servers[0]!)), connects: () => servers.length }
-  })
+  Effect.map(
+    ScriptedTransport.make(source, { timeoutMs: 600, lingerMs: 30, ...serverOptions }),
+    (t) => ({ layer: t.layer, recording: t.recording, connects: t.connections })
+  )
 
 /** A stateful in-memory IMAP server and the transport that reaches it. */
 export const memoryServer = (config?: ImapServer.Config) =>

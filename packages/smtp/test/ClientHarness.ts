@@ -8,18 +8,12 @@ import * as Certificates from "@starttls/testkit/Certificates"
 import * as MemoryTransport from "@starttls/testkit/MemoryTransport"
 import type * as Recording from "@starttls/testkit/Recording"
 import * as ScriptedServer from "@starttls/testkit/ScriptedServer"
+import * as ScriptedTransport from "@starttls/testkit/ScriptedTransport"
 import * as SmtpServer from "@starttls/testkit/SmtpServer"
-import * as Transcript from "@starttls/testkit/Transcript"
 import * as Credentials from "@starttls/core/Credentials"
-import * as DuplexTransport from "@starttls/core/DuplexTransport"
-import { Transport } from "@starttls/core/Transport"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import { duplexPair } from "node:stream"
 import { assert } from "@effect/vitest"
 import type * as MailError from "@starttls/core/MailError"
 import { errorOf } from "@starttls/testkit/Failures"
@@ -41,44 +35,13 @@ export const credentials = Credentials.password({ username: "alice", password: R
 /** base64("\0alice\0s3cret-pw") */
 export const plainResponse = Buffer.from(`\0alice\0${password}`).toString("base64")
 
-export interface Scripted {
-  readonly layer: Layer.Layer<Transport>
-  /** The recording of the first connection (fails the test with the diff on a script mismatch). */
-  readonly recording: Effect.Effect<Recording.Recording, ScriptedServer.ScriptMismatch>
-  /** How many connections the client opened (no automatic retry or fallback: ATTACKS.md §3.6 invariant 7). */
-  readonly connections: () => number
-}
+export type Scripted = ScriptedTransport.ScriptedTransport
 
 /** Serves every connection with the transcript; the server runs in the caller's scope. */
 export const scripted = (
   source: string,
   serverOptions?: ScriptedServer.Options
-): Effect.Effect<Scripted, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const transcript = Result.getOrThrow(Transcript.parse(source))
-    const outer = yield* Effect.scope
-    const runs: Array<Fiber.Fiber<Recording.Recording, ScriptedServer.ScriptMismatch>> = []
-    const layer = Layer.succeed(
-      Transport,
-      Transport.of({
-        connect: () =>
-          Effect.gen(function*() {
-            const [client, server] = duplexPair()
-            client.on("error", () => undefined)
-            server.on("error", () => undefined)
-            yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
-            runs.push(
-              yield* Effect.forkIn(
-                ScriptedServer.run(server, transcript, { timeoutMs: 2000, lingerMs: 50, ...serverOptions }),
-                outer
-              )
-            )
-            return yield* DuplexTransport.make(client)
-          })
-      })
-    )
-    return { layer, recording: Effect.suspend(() => Fiber.join(runs[0]!)), connections: () => runs.length }
-  })
+): Effect.Effect<Scripted, never, Scope.Scope> => ScriptedTransport.make(source, { timeoutMs: 2000, lingerMs: 50, ...serverOptions })
 
 /** A stateful in-memory SMTP server and the transport that reaches it. */
 export const memoryServer = (config?: SmtpServer.Config) =>
