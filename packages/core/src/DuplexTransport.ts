@@ -47,7 +47,9 @@ const errorCode = (cause: unknown): string | undefined =>
 // duplex). The writer lives in the connection's scope: releasing it ends the stream, which must not
 // happen at the upgrade (once the reader is gone it no longer has a stream to end).
 const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Scope, connectionScope: Scope.Scope) {
-  const socket = yield* NodeSocket.fromDuplex(Effect.succeed(duplex))
+  // S8: at most 16 chunks per pull, so what is held before a parser limit can fire is bounded
+  // (effect's default, 4096 chunks, lets a fast local peer hand over 16 MiB in one pull).
+  const socket = yield* NodeSocket.fromDuplex(Effect.succeed(duplex), { chunkSize: 16 })
   const reader = yield* Scope.provide(socket.reader, readerScope).pipe(Effect.mapError(toIoError("read")))
   const writer = yield* Scope.provide(socket.writer, connectionScope)
   const io: Io = {

@@ -318,13 +318,16 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
 
     const receivePlain = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
       Effect.flatMap(pull(phase), (chunks) => {
-        for (const chunk of chunks) {
-          const error = ingest(chunk, phase)
-          if (error !== undefined) return fail(error)
-        }
         if (careful()) {
+          // One copy per pull (appending chunk by chunk would copy `held` again for every chunk).
+          held = concatAll(held, chunks)
           const error = feedHeld(phase)
           if (error !== undefined) return fail(error)
+        } else {
+          for (const chunk of chunks) {
+            const error = ingest(chunk, phase)
+            if (error !== undefined) return fail(error)
+          }
         }
         return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
       })
@@ -556,5 +559,19 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   const out = new Uint8Array(a.length + b.length)
   out.set(a, 0)
   out.set(b, a.length)
+  return out
+}
+
+const concatAll = (head: Uint8Array, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (head.length === 0 && chunks.length === 1) return chunks[0]!
+  let length = head.length
+  for (const chunk of chunks) length += chunk.length
+  const out = new Uint8Array(length)
+  out.set(head, 0)
+  let at = head.length
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
   return out
 }
