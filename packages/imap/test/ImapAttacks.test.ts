@@ -328,7 +328,7 @@ describe("T_M: mailbox tampering before TLS (A12)", () => {
         }
         assert.isTrue(H.plaintextIsClean(result.rec))
       }
-    }), { timeout: 15_000 })
+    }), { timeout: 60_000 })
 
 })
 

@@ -546,7 +546,7 @@ describe("message commands", () => {
         })
       )
       H.assertSuccess(exit)
-    }), { timeout: 10_000 })
+    }), { timeout: 60_000 })
 
   it.live("FETCH of literals the parser streams: assembled per message; the stream stops early and stays in step", () =>
     Effect.gen(function*() {

@@ -48,7 +48,7 @@ describe("§3.6 invariants, as properties", () => {
         ),
         { numRuns: 20 }
       )
-    ), { timeout: 20_000 })
+    ), { timeout: 60_000 })
 
   it.live("§3.6.3 property: Secure capabilities equal the post-TLS list whatever came in plaintext", () =>
     Effect.promise(() =>
@@ -76,7 +76,7 @@ describe("§3.6 invariants, as properties", () => {
         ),
         { numRuns: 25 }
       )
-    ), { timeout: 20_000 })
+    ), { timeout: 60_000 })
 
   it.live("§3.6.6 property: random untagged junk before the STARTTLS OK never becomes an event or view data", () =>
     Effect.promise(() =>
@@ -119,5 +119,5 @@ describe("§3.6 invariants, as properties", () => {
         ),
         { numRuns: 20 }
       )
-    ), { timeout: 20_000 })
+    ), { timeout: 60_000 })
 })

@@ -704,7 +704,7 @@ describe("ImapServer", () => {
         const digest = (b: Buffer) => createHash("sha256").update(b).digest("hex")
         assert.strictEqual(digest(Buffer.from(text.slice(header.length, header.length + big.length), "latin1")), digest(big))
         assert.isTrue(chunks.length >= 200 && chunks.every((c) => c.text.length <= 256 * 1024 + 64))
-      }), { timeout: 20_000 })
+      }), { timeout: 60_000 })
   })
 
   describe("other sessions' changes", () => {
