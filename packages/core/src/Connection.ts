@@ -495,11 +495,8 @@ export const startTls = <F, Caps>(
           orElse: () => failWith(new MailError.Timeout({ phase: "handshake", millis: session.timeouts.handshake }))
         }),
         Effect.withSpan("Connection.upgrading", { attributes: { host: session.host } }),
-        Effect.tapError(() =>
-          Effect.sync(() => {
-            session.state = "Closed"
-          })
-        )
+        // Injection, a failed or timed-out handshake: the connection is unusable; close it now.
+        Effect.tapError((error) => abandon(session, error))
       )
       session.plaintextCapabilities = undefined
       session.capabilities = undefined
@@ -520,11 +517,8 @@ export const startTls = <F, Caps>(
             : step
         }
       }).pipe(
-        Effect.tapError(() =>
-          Effect.sync(() => {
-            session.state = "Closed"
-          })
-        )
+        // No trustworthy capabilities over TLS: the session ends here (S4), closed at once.
+        Effect.tapError((error) => abandon(session, error))
       )
       session.capabilities = caps
       return handle(session, "Secure")
