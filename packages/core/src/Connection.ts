@@ -109,11 +109,21 @@ export interface Connection<S extends State, F, Caps> {
   readonly session: Session<F, Caps>
 }
 
-const handle = <S extends State, F, Caps>(session: Session<F, Caps>, state: S): Connection<S, F, Caps> => {
+/**
+ * Issues the one valid handle for a session in state `S`: every earlier handle becomes stale. For
+ * protocol packages that move a session between states themselves (e.g. back to Plain after a
+ * refused STARTTLS under the opportunistic policy).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const reissue = <S extends State, F, Caps>(session: Session<F, Caps>, state: S): Connection<S, F, Caps> => {
   session.state = state
   session.generation += 1
   return { state, generation: session.generation, session }
 }
+
+const handle = reissue
 
 /**
  * Checks that a handle is the current one. Every operation starts with it.
@@ -737,10 +747,9 @@ const runSasl = <F, Caps>(
           // A SCRAM server that cannot prove it knows the password is not the server we meant:
           // the session is not used, whatever it said (S11).
           if (Result.isFailure(verified)) {
-            session.state = "Closed"
-            session.generation += 1
-            yield* session.wire.destroy
-            return yield* Effect.fail(saslFailure(verified.failure))
+            const failure = saslFailure(verified.failure)
+            yield* abandon(session, failure)
+            return yield* Effect.fail(failure)
           }
           return frame.capabilities
         }
@@ -843,9 +852,7 @@ export const close = <S extends State, F, Caps>(connection: Connection<S, F, Cap
         Effect.ignore
       )
     }
-    session.state = "Closed"
-    session.generation += 1
-    yield* session.wire.destroy
+    yield* abandon(session)
   })
 
 /**

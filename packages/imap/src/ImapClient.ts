@@ -375,13 +375,7 @@ const pipelinedSession = <E>(
     return yield* authenticate(tls, asCredentials(resolved), { mechanisms: [mechanism] }).pipe(
       Effect.tapError(() =>
         // An AUTHENTICATE was written whose reply nobody will read: the session's state is unknown.
-        state.pipelinedTag === undefined ? Effect.void : Effect.andThen(
-          Effect.sync(() => {
-            session.state = "Closed"
-            session.generation += 1
-          }),
-          session.wire.destroy
-        )
+        state.pipelinedTag === undefined ? Effect.void : Connection.abandon(session)
       )
     )
   })

@@ -707,14 +707,7 @@ export const deleteMany = Effect.fn("Pop3.deleteMany")(function*(
 // UPDATE (RFC 1939 §6)
 // -----------------------------------------------------------------------------
 
-const closeSession = (session: Pop3Dialect.Session) =>
-  Effect.andThen(
-    Effect.sync(() => {
-      session.state = "Closed"
-      session.generation += 1
-    }),
-    session.wire.destroy
-  )
+const closeSession = (session: Pop3Dialect.Session) => Connection.abandon(session)
 
 const notCommitted = (
   marked: ReadonlyArray<number>,

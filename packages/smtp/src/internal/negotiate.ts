@@ -174,9 +174,7 @@ export const opportunistic = (
       Effect.catchReason("MailError", "StartTlsRejected", (reason) => {
         // 421: the server is closing the connection; nothing to continue on.
         if (reason.code === "421") return Effect.fail(MailError.make(reason))
-        session.state = "Plain"
-        session.generation += 1
-        const again: Handle<"Plain"> = { state: "Plain", generation: session.generation, session }
+        const again: Handle<"Plain"> = Connection.reissue(session, "Plain")
         return Effect.as(downgrade(session, `STARTTLS refused (${reason.code ?? "?"})`), again)
       }),
       Effect.tapError(() => (session.state === "Closed" ? session.wire.destroy : Effect.void))

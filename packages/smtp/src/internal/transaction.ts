@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import type * as Connection from "@starttls/core/Connection"
+import * as Connection from "@starttls/core/Connection"
 import * as MailError from "@starttls/core/MailError"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -750,12 +750,5 @@ export const run = <E, R>(
     ) as Effect.Effect<SmtpClient.SendResult, SmtpError.SmtpError | MailError.MailError | E, R>
   })
 
-/**
- * Marks the session closed (every handle becomes stale) and destroys the connection.
- */
-export const abandon = (session: Session): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    session.state = "Closed"
-    session.generation += 1
-    return session.wire.destroy
-  })
+/** Marks the session closed (every handle becomes stale) and destroys the connection. */
+export const abandon = (session: Session): Effect.Effect<void> => Connection.abandon(session)

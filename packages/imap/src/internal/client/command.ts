@@ -12,6 +12,7 @@
  * @internal
  */
 import type * as CodecError from "@starttls/core/CodecError"
+import * as Connection from "@starttls/core/Connection"
 import * as MailError from "@starttls/core/MailError"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -39,11 +40,8 @@ export interface Options<E = never> {
 /** Closes a connection that broke the protocol and returns the failure. */
 export const violation = (session: State.Session, phase: MailError.Phase, detail: string) =>
   Effect.andThen(
-    Effect.sync(() => {
-      session.state = "Closed"
-      session.generation += 1
-    }),
-    Effect.andThen(session.wire.destroy, Effect.fail(MailError.make(new MailError.ProtocolViolation({ phase, detail }))))
+    Connection.abandon(session),
+    Effect.fail(MailError.make(new MailError.ProtocolViolation({ phase, detail })))
   )
 
 /** The error for a tagged NO / BAD. */

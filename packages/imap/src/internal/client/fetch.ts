@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Connection from "@starttls/core/Connection"
 import * as MailError from "@starttls/core/MailError"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
@@ -167,15 +168,7 @@ const drain = (session: State.Session, state: State.State, tag: string): Effect.
     return loop
   })
   return loop.pipe(
-    Effect.catch(() =>
-      Effect.andThen(
-        Effect.sync(() => {
-          session.state = "Closed"
-          session.generation += 1
-        }),
-        session.wire.destroy
-      )
-    )
+    Effect.catch(() => Connection.abandon(session))
   )
 }
 
