@@ -441,6 +441,14 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
 
     const pending = () => held.length + framer.buffered()
 
+    // What the framer holds beyond the reply just taken: queued frames and a partial frame. A STARTTLS
+    // or COMPRESS success reply must be the last thing framed before the byte stream changes meaning.
+    const framedLeftover = (): { readonly queued: number; readonly partial: Uint8Array } | undefined => {
+      const queued = queue.length - head
+      const partial = framer.buffered() > 0 ? framer.pendingPreview() : new Uint8Array(0)
+      return queued > 0 || partial.length > 0 ? { queued, partial } : undefined
+    }
+
     const startTls = (params: Tls.TlsParams) =>
       Effect.suspend(() => {
         const error = guard()
@@ -448,16 +456,15 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         if (inflater !== undefined) {
           return Effect.fail(violation("starttls", "TLS cannot start on a compressed connection (TLS goes beneath compression)"))
         }
-        const queued = queue.length - head
-        const bytes = pending()
-        if (queued > 0 || bytes > 0) {
-          const previewBytes = framer.buffered() > 0 ? concat(framer.pendingPreview(), held) : held
+        const left = framedLeftover()
+        if (left !== undefined || held.length > 0) {
+          const previewBytes = left === undefined ? held : concat(left.partial, held)
           return Effect.andThen(
             connection.destroy,
             fail(MailError.make(
               new MailError.StartTlsInjection({
-                pendingBytes: bytes,
-                preview: CodecError.preview(previewBytes) || `${queued} queued reply(ies)`
+                pendingBytes: pending(),
+                preview: CodecError.preview(previewBytes) || `${left?.queued ?? 0} queued reply(ies)`
               })
             ))
           )
@@ -514,10 +521,10 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       if (inflater !== undefined) return Effect.fail(violation("command", "compression is already active"))
       // Outside careful mode whole chunks went to the framer: the boundary after the reply is lost.
       if (!careful()) return refuse("compression must start inside Wire.exact (the byte boundary is lost)")
-      const queued = queue.length - head
-      if (queued > 0 || framer.buffered() > 0) {
+      const left = framedLeftover()
+      if (left !== undefined) {
         // RFC 4978 §3: everything after the success reply is compressed; a frame here was not.
-        const preview = framer.buffered() > 0 ? CodecError.preview(framer.pendingPreview()) : `${queued} frame(s)`
+        const preview = left.partial.length > 0 ? CodecError.preview(left.partial) : `${left.queued} frame(s)`
         return refuse("uncompressed data followed the compression reply", preview)
       }
       const engine = Deflate.makeInflater()
