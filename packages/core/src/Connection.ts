@@ -19,6 +19,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
@@ -467,16 +468,34 @@ export const capabilities = <S extends "Secure" | "Authenticated", F, Caps>(
     session.capabilities !== undefined ? Effect.succeed(session.capabilities) : queryCapabilities(connection))
 
 /**
+ * Options of `startTls`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartTlsOptions {
+  /**
+   * Do not ask for the capabilities right after the handshake: they are asked over TLS when first
+   * needed (`capabilities`, `authenticate`). What was learned in plaintext is forgotten either way
+   * (S4). For a client that authenticates with a mechanism its caller named
+   * (`AuthenticateOptions.withoutCapabilities`) and may not send the two commands together (POP3
+   * without a PIPELINING advertisement it has not seen yet). Default `false`.
+   */
+  readonly deferCapabilities?: boolean | undefined
+}
+
+/**
  * STARTTLS: sends the command, requires the success reply with NOTHING after it (S3), upgrades in
  * place with certificate verification (S5), forgets everything learned in plaintext and asks for
- * the capabilities again over TLS (S4). Writes nothing between the command and the end of the
- * handshake (S12). Consumes the Plain handle.
+ * the capabilities again over TLS (S4; later, with `deferCapabilities`). Writes nothing between the
+ * command and the end of the handshake (S12). Consumes the Plain handle.
  *
  * @category combinators
  * @since 0.1.0
  */
 export const startTls = <F, Caps>(
-  connection: Connection<"Plain", F, Caps>
+  connection: Connection<"Plain", F, Caps>,
+  options?: StartTlsOptions
 ): Effect.Effect<Connection<"Secure", F, Caps>, MailError.MailError> =>
   withSession(connection, (session) =>
     Effect.gen(function*() {
@@ -512,6 +531,7 @@ export const startTls = <F, Caps>(
       session.capabilities = undefined
       yield* certificateEvent(session)
       yield* Effect.annotateCurrentSpan({ "tls.protocol": tls.protocol, "tls.cipher": tls.cipher })
+      if (options?.deferCapabilities === true) return handle(session, "Secure")
       const query = session.protocol.capabilities()
       const caps = yield* exchange(session, {
         ...query,
@@ -579,13 +599,18 @@ export const opportunistic = <F, Caps>(
     yield* TlsPolicy.OpportunisticStartTls
     const plain = yield* connect(dialect, options)
     const session = plain.session
-    const caps = yield* queryCapabilities(plain)
-    if (!session.protocol.offersStartTls(caps)) {
+    // A server that refuses the capability query (POP3 without CAPA answers -ERR, RFC 2449 §5)
+    // cannot advertise STARTTLS: the same downgrade as a list without it. Anything else (a broken
+    // connection, a malformed answer) still fails.
+    const caps = yield* queryCapabilities(plain).pipe(
+      Effect.catchReason("MailError", "CapabilitiesUnavailable", () => Effect.succeed(undefined))
+    )
+    if (caps === undefined || !session.protocol.offersStartTls(caps)) {
       yield* SecurityEvents.emit({
         _tag: "Downgrade",
         protocol: dialect.name,
         host: options.host,
-        reason: "STARTTLS not offered"
+        reason: caps === undefined ? "capabilities refused (STARTTLS not offered)" : "STARTTLS not offered"
       })
       return handle(session, "Plain")
     }
@@ -662,6 +687,16 @@ export const authorize = <S extends "Plain" | "Secure", F, Caps, E, R>(
 export interface AuthenticateOptions {
   /** Restrict the SASL mechanisms (case-insensitive); the strongest allowed one both sides offer wins. */
   readonly mechanisms?: ReadonlyArray<string> | undefined
+  /**
+   * When the capabilities of a TLS connection are not known yet (implicit TLS without capabilities
+   * in the greeting, `StartTlsOptions.deferCapabilities`) and `mechanisms` names exactly one
+   * mechanism of `Sasl.offerIndependent`, start it at once instead of asking for them first (one
+   * round trip less). The mechanism is the caller's choice, not taken from any list (S11), and
+   * nothing learned in plaintext is used (S4); a server that does not support it refuses it
+   * (`AuthenticationFailed`). Otherwise, and on a plaintext connection, the capabilities are asked
+   * as usual. Default `false`.
+   */
+  readonly withoutCapabilities?: boolean | undefined
 }
 
 const saslFailure = (error: SaslError): MailError.MailError =>
@@ -676,6 +711,9 @@ const saslFailure = (error: SaslError): MailError.MailError =>
       })
   )
 
+/** Octets of a SASL message in base64, as IMAP, SMTP and POP3 send it (an empty one is `=`). */
+const encodedLength = (octets: number): number => (octets === 0 ? 1 : Math.ceil(octets / 3) * 4)
+
 /**
  * Runs a SASL exchange with the mechanism `name` and returns the capabilities announced with the
  * server's success (if any). Pure protocol work; `authenticate` wraps it in the policy checks.
@@ -684,23 +722,27 @@ const runSasl = <F, Caps>(
   session: Session<F, Caps>,
   name: Sasl.MechanismName,
   credentials: Credentials.Resolved,
-  capabilities: Caps
+  capabilities: Caps | undefined,
+  offered: ReadonlyArray<string>
 ): Effect.Effect<Caps | undefined, MailError.MailError> =>
   Effect.gen(function*() {
     const sasl = session.protocol.sasl
     const tls = session.wire.tls()
-    const offered = sasl.mechanisms(capabilities)
-    const initial = Sasl.start(name, {
+    const started = Sasl.start(name, {
       credentials,
-      initialResponse: sasl.initialResponse(capabilities),
       channelBinding: tls?.channelBinding,
       offered,
       host: session.host,
       port: session.port
     })
-    if (Result.isFailure(initial)) return yield* Effect.fail(saslFailure(initial.failure))
-    let state = initial.success.state
-    const opening = sasl.start(name, initial.success.response)
+    if (Result.isFailure(started)) return yield* Effect.fail(saslFailure(started.failure))
+    // The dialect decides with the response's size in hand (an AUTH line has a length limit).
+    const response = started.success.response
+    const inline = response === undefined ||
+      sasl.initialResponse(capabilities, name, encodedLength(Redacted.value(response).length))
+    const initial = inline ? started.success : Sasl.defer(started.success)
+    let state = initial.state
+    const opening = sasl.start(name, initial.response)
     yield* session.wire.write(opening.bytes, opening.trace, "authenticate")
     // After a client-side failure the exchange is cancelled; the server's failure reply then ends it.
     let aborted: MailError.MailError | undefined
@@ -779,17 +821,29 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
   Effect.gen(function*() {
     const session = yield* check(connection)
     const plaintext = session.state === "Plain"
-    const capabilities = plaintext
-      ? session.plaintextCapabilities ?? (yield* queryCapabilities(connection))
-      : session.capabilities ?? (yield* queryCapabilities(connection))
     const sasl = session.protocol.sasl
-    const offered = sasl.mechanisms(capabilities)
+    const named = options?.mechanisms?.length === 1 ? options.mechanisms[0]!.toUpperCase() : undefined
+    let capabilities: Caps | undefined
+    let offered: ReadonlyArray<string>
+    if (
+      named !== undefined && options?.withoutCapabilities === true && !plaintext &&
+      session.capabilities === undefined && Sasl.offerIndependent.some((m) => m === named)
+    ) {
+      // The caller's one mechanism, started without the server's list (see `withoutCapabilities`).
+      capabilities = undefined
+      offered = [named]
+    } else {
+      capabilities = plaintext
+        ? session.plaintextCapabilities ?? (yield* queryCapabilities(connection))
+        : session.capabilities ?? (yield* queryCapabilities(connection))
+      offered = sasl.mechanisms(capabilities)
+    }
     const chosen = Sasl.choose({
       offered,
       credentials,
       allowed: options?.mechanisms,
       channelBinding: session.wire.tls()?.channelBinding !== undefined,
-      loginDisabled: sasl.loginDisabled?.(capabilities) ?? false,
+      loginDisabled: capabilities === undefined ? false : sasl.loginDisabled?.(capabilities) ?? false,
       secure: !plaintext
     })
     if (Result.isFailure(chosen)) {
@@ -800,7 +854,7 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
     const resolved = yield* Credentials.resolve(credentials)
     const millis = session.timeouts.command
     return yield* authorize(connection, chosen.success, (s) =>
-      runSasl(s, chosen.success, resolved, capabilities).pipe(
+      runSasl(s, chosen.success, resolved, capabilities, offered).pipe(
         Effect.timeoutOrElse({
           duration: millis,
           orElse: () => {

@@ -105,8 +105,15 @@ export type SaslFrame<Caps> =
 export interface Sasl<F, Caps> {
   /** Mechanisms the server offers, upper case. */
   readonly mechanisms: (capabilities: Caps) => ReadonlyArray<string>
-  /** Whether the first command may carry the initial response (IMAP: SASL-IR; SMTP, POP3: always). */
-  readonly initialResponse: (capabilities: Caps) => boolean
+  /**
+   * Whether the command that starts the exchange carries the initial response of `mechanism`
+   * (upper case), which takes `length` octets on the wire (base64; 1 for an empty response, sent
+   * as `=`). Otherwise it is sent after the server's first (empty) challenge (RFC 4422 §5 2a).
+   * IMAP: with SASL-IR; SMTP: when the AUTH line fits 12288 octets (RFC 4954 §4); POP3: when it
+   * fits 255 (RFC 5034 §4). `capabilities` is `undefined` when the exchange starts without them
+   * (`Connection.AuthenticateOptions.withoutCapabilities`).
+   */
+  readonly initialResponse: (capabilities: Caps | undefined, mechanism: string, length: number) => boolean
   /** The command that starts the exchange; `initial` is the raw initial response, if sent. */
   readonly start: (mechanism: string, initial: Redacted.Redacted<Uint8Array> | undefined) => Outgoing
   /** A response to a challenge. */

@@ -54,12 +54,7 @@ const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Sc
   const writer = yield* Scope.provide(socket.writer, connectionScope)
   const io: Io = {
     pull: Effect.mapError(
-      Effect.map(reader.pull, (batch) => {
-        // TCP only yields bytes; a string frame cannot occur on a Duplex of Buffers.
-        const out: Array<Uint8Array> = []
-        for (const item of batch) if (typeof item !== "string") out.push(item)
-        return out
-      }),
+      Effect.map(reader.pull, bytesOnly),
       toIoError("read")
     ),
     write: (chunks) =>
@@ -72,6 +67,15 @@ const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Sc
   }
   return io
 })
+
+// TCP only yields bytes; a string frame cannot occur on a Duplex of Buffers. The batch is passed
+// on as it is unless one does (no array per read).
+const bytesOnly = (batch: ReadonlyArray<Uint8Array | string>): ReadonlyArray<Uint8Array> => {
+  for (const item of batch) {
+    if (typeof item === "string") return batch.filter((x): x is Uint8Array => typeof x !== "string")
+  }
+  return batch as ReadonlyArray<Uint8Array>
+}
 
 /**
  * Turns an `IoError` into a `MailError` for the phase the caller was in.

@@ -7,6 +7,7 @@
  * reply has been framed, `buffered()` must be 0.
  *
  * Frames may hold views into the pushed chunks; the connection consumes them before the next push.
+ * `retains` lets the connection release a chunk's memory as soon as its frames are consumed.
  *
  * @since 0.1.0
  */
@@ -21,4 +22,10 @@ export interface Framer<F> {
   readonly push: (chunk: Uint8Array) => Result.Result<ReadonlyArray<F>, CodecError.DecodeError>
   readonly buffered: () => number
   readonly pendingPreview: () => Uint8Array
+  /**
+   * Whether the framer still holds a view into `buffer` (a pushed chunk's buffer) for frames not
+   * yet returned. A framer that copies what it keeps answers false for every buffer; one that
+   * leaves this out never has its input released early (see `Wire.lend`).
+   */
+  readonly retains?: ((buffer: ArrayBufferLike) => boolean) | undefined
 }

@@ -371,6 +371,20 @@ export const finish = (state: State, data?: Uint8Array | undefined): Result.Resu
 
 const complete = (mechanism: MechanismName): Complete => ({ _tag: "Complete", mechanism })
 
+/**
+ * Holds the initial response back until the server's first (empty) challenge (RFC 4422 §5 2a), as
+ * `start` does with `initialResponse: false`: for protocols that decide once they know how long the
+ * response is (an AUTH line has a length limit: RFC 5034 §4, RFC 4954 §4). Nothing to hold: as is.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const defer = (initial: Initial): Initial =>
+  initial.response === undefined ? initial : {
+    state: { _tag: "Deferred", mechanism: initial.state.mechanism, initial: initial.response, next: initial.state },
+    response: undefined
+  }
+
 const make = (
   name: MechanismName,
   props: Pick<Mechanism, "clientFirst" | "credentials" | "authzid" | "channelBinding">,
@@ -381,10 +395,8 @@ const make = (
   start: (input) =>
     Result.map(open(input), ({ initial, state }): Initial => {
       if (initial === undefined) return { state, response: undefined }
-      const response = Text.secret(initial)
-      return input.initialResponse === false
-        ? { state: { _tag: "Deferred", mechanism: name, initial: response, next: state }, response: undefined }
-        : { state, response }
+      const started: Initial = { state, response: Text.secret(initial) }
+      return input.initialResponse === false ? defer(started) : started
     }),
   step,
   finish
@@ -532,6 +544,24 @@ export const plaintextPasswordPreference: ReadonlyArray<MechanismName> = [
   "CRAM-MD5",
   "PLAIN",
   "LOGIN"
+]
+
+/**
+ * Client-first mechanisms whose messages do not depend on what the server offers, so they can be
+ * started before (or without) learning the server's list when the caller names one: over verified
+ * TLS the only peer is the server itself, which refuses a mechanism it does not support. Not
+ * SCRAM without `-PLUS` (its GS2 flag says whether the server offered `-PLUS`, RFC 5802 §6), not
+ * LOGIN (IMAP LOGINDISABLED, S11), not CRAM-MD5 (server-first).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const offerIndependent: ReadonlyArray<MechanismName> = [
+  "PLAIN",
+  "EXTERNAL",
+  "XOAUTH2",
+  "OAUTHBEARER",
+  "SCRAM-SHA-256-PLUS"
 ]
 
 /**

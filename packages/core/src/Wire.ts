@@ -26,6 +26,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as CodecError from "./CodecError.ts"
 import { classifyTlsError, ioFailure } from "./DuplexTransport.ts"
@@ -85,6 +86,19 @@ export interface Wire<F> {
   readonly pending: () => number
   /** The first bytes ever received (up to 8), to recognise a TLS record where plaintext was expected. */
   readonly firstBytes: () => Uint8Array
+  /**
+   * Lends received memory until the scope closes: while on, the wire remembers the received chunks
+   * it owns (decrypted or inflated by this process, each a whole buffer of its own) so that
+   * `recycle` can give their memory back at once instead of at the next garbage collection.
+   * Only callers that hand out frames as lent views (valid until the next pull) turn it on.
+   */
+  readonly lend: Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Declares every frame returned so far dead: the owned chunks they viewed are released (their
+   * buffers detached, so the memory returns now, not when the collector runs), unless the framer
+   * still holds a view into one or frames are still queued. A no-op unless `lend` is on.
+   */
+  readonly recycle: Effect.Effect<void>
   /** Destroys the connection. */
   readonly destroy: Effect.Effect<void>
 }
@@ -160,6 +174,24 @@ const violation = (phase: MailError.Phase, detail: string, preview?: string) =>
     new MailError.ProtocolViolation(preview === undefined ? { phase, detail } : { phase, detail, preview })
   )
 
+interface Transferable {
+  readonly detached?: boolean
+  readonly transfer?: (length?: number) => ArrayBuffer
+}
+
+// ES2024 `ArrayBuffer.prototype.transfer(0)` detaches the buffer and frees its memory now. A buffer
+// that cannot be detached (e.g. one the runtime pinned) is left to the collector.
+const release = (buffer: ArrayBufferLike): void => {
+  // (ES2024 lib typings are not in our target; the method is checked for at run time.)
+  const transferable = buffer as unknown as Transferable
+  if (transferable.detached === true || transferable.transfer === undefined) return
+  try {
+    transferable.transfer(0)
+  } catch {
+    // not detachable: the collector frees it
+  }
+}
+
 /**
  * Builds a wire over a transport connection.
  *
@@ -181,6 +213,9 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     let first: Uint8Array = new Uint8Array(0)
     let inflater: Deflate.Inflater | undefined
     let deflater: Deflate.Deflater | undefined
+    // `lend`: owned chunks given to the framer since the last `recycle`.
+    let lending = 0
+    let lent: Array<Uint8Array> = []
     // Compressed writes share the deflater's dictionary: one at a time, in order.
     const writeLock = Semaphore.makeUnsafe(1)
     const careful = () => plaintext || exactDepth > 0
@@ -253,8 +288,45 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       const result = framer.push(bytes)
       if (Result.isFailure(result)) return decodeFailure(phase, result.failure)
       enqueue(result.success)
+      if (lending > 0 && owned(bytes)) lent.push(bytes)
       return undefined
     }
+
+    // A chunk this process made (TLS decryption or inflation allocate one buffer per chunk): only
+    // those may be released; plaintext chunks can be the peer's own buffers (in-memory transports).
+    const owned = (bytes: Uint8Array): boolean =>
+      (connection.tls() !== undefined || inflater !== undefined) && bytes.byteOffset === 0 &&
+      bytes.buffer instanceof ArrayBuffer && bytes.byteLength === bytes.buffer.byteLength
+
+    const recycle = Effect.sync(() => {
+      if (lent.length === 0 || head < queue.length) return
+      const retains = framer.retains
+      if (retains === undefined) {
+        lent = []
+        return
+      }
+      // kept in place: no array per call
+      let kept = 0
+      for (let i = 0; i < lent.length; i++) {
+        const chunk = lent[i]!
+        if (retains(chunk.buffer)) lent[kept++] = chunk
+        else release(chunk.buffer)
+      }
+      lent.length = kept
+    })
+
+    const lend = Effect.acquireRelease(
+      Effect.sync(() => {
+        lending++
+      }),
+      () =>
+        Effect.andThen(
+          recycle,
+          Effect.sync(() => {
+            if (--lending === 0) lent = []
+          })
+        )
+    )
 
     const markBroken = <A>(effect: Effect.Effect<A, MailError.MailError>) =>
       Effect.tapError(effect, (error) => Effect.sync(() => breakWith(error)))
@@ -272,7 +344,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     // watchdog timer per wire checks the wait in progress, and on expiry destroys the connection, so
     // the pending pull fails and is reported as the Timeout of its phase. A timed-out wire is broken
     // anyway (the reply it waited for may still come).
-    let waiting: { readonly phase: MailError.Phase; readonly millis: number; readonly since: number } | undefined
+    let waiting: { readonly phase: MailError.Phase; readonly millis: number; since: number } | undefined
     let expired: MailError.MailError | undefined
     let watchdog: ReturnType<typeof setTimeout> | undefined
     let watchdogAt = 0
@@ -290,33 +362,54 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       watchdog.unref()
     }
 
-    const pull = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<Uint8Array>, MailError.MailError> =>
-      Effect.suspend(() => {
+    // Bulk reads run `pull` / `receive` / `nextBatch` once per received chunk: their Effects are
+    // built once per phase (they are descriptions; the state they use is read when they run), so
+    // a read allocates no new closures or Effect nodes of ours.
+    const perPhase = <A>(make: (phase: MailError.Phase) => A): (phase: MailError.Phase) => A => {
+      const cache = new Map<MailError.Phase, A>()
+      return (phase) => {
+        let value = cache.get(phase)
+        if (value === undefined) {
+          value = make(phase)
+          cache.set(phase, value)
+        }
+        return value
+      }
+    }
+
+    const notWaiting = Effect.sync(() => {
+      waiting = undefined
+    })
+    const noteFirst = (chunks: ReadonlyArray<Uint8Array>) => {
+      if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
+      return chunks
+    }
+
+    const pull = perPhase((phase): Effect.Effect<ReadonlyArray<Uint8Array>, MailError.MailError> => {
+      const millis = deadlineFor(options.timeouts, phase)
+      const failure = readFailure(phase)
+      const slot = { phase, millis, since: 0 }
+      const read = connection.pull.pipe(
+        Effect.onExit(() => notWaiting),
+        Effect.mapError((error) => expired ?? failure(error)),
+        Effect.map(noteFirst)
+      )
+      return Effect.suspend(() => {
         if (expired !== undefined) return Effect.fail(expired)
-        const millis = deadlineFor(options.timeouts, phase)
         const since = performance.now()
-        waiting = { phase, millis, since }
+        slot.since = since
+        waiting = slot
         if (watchdog !== undefined && watchdogAt > since + millis) {
           // a shorter deadline than the one the pending timer was set for
           clearTimeout(watchdog)
           watchdog = undefined
         }
         if (watchdog === undefined) watch(millis)
-        return connection.pull.pipe(
-          Effect.onExit(() =>
-            Effect.sync(() => {
-              waiting = undefined
-            })
-          ),
-          Effect.mapError((error) => expired ?? readFailure(phase)(error)),
-          Effect.map((chunks) => {
-            if (first.length < 8 && chunks.length > 0) first = concat(first, chunks[0]!.subarray(0, 8 - first.length))
-            return chunks
-          })
-        )
+        return read
       })
+    })
 
-    const receivePlain = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
+    const receivePlain = perPhase((phase): Effect.Effect<void, MailError.MailError> =>
       Effect.flatMap(pull(phase), (chunks) => {
         if (careful()) {
           // One copy per pull (appending chunk by chunk would copy `held` again for every chunk).
@@ -330,7 +423,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           }
         }
         return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
-      })
+      }))
 
     // One piece of inflated output to the framer, pulling compressed bytes when the inflater is dry.
     // Only real waits (the network, zlib's thread) get a deadline; output at hand is taken at once.
@@ -358,8 +451,9 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         }
       })
 
+    const receivePlainOrBroken = perPhase((phase) => markBroken(receivePlain(phase)))
     const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
-      markBroken(inflater === undefined ? receivePlain(phase) : receiveCompressed(phase, inflater))
+      inflater === undefined ? receivePlainOrBroken(phase) : markBroken(receiveCompressed(phase, inflater))
 
     const guard = (): MailError.MailError | undefined => {
       if (broken !== undefined) return broken
@@ -385,18 +479,21 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       return undefined
     }
 
-    const nextBatch = (phase: MailError.Phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> =>
-      Effect.suspend(() => {
+    const nextBatch = perPhase((phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> => {
+      const again = Effect.suspend(() => Effect.flatMap(receive(phase), () => batch))
+      const batch: Effect.Effect<ReadonlyArray<F>, MailError.MailError> = Effect.suspend(() => {
         const error = prepare(phase)
         if (error !== undefined) return Effect.fail(error)
         if (head < queue.length) {
-          const batch = head === 0 ? queue : queue.slice(head)
+          const frames = head === 0 ? queue : queue.slice(head)
           queue = []
           head = 0
-          return Effect.succeed(batch)
+          return Effect.succeed(frames)
         }
-        return Effect.flatMap(receive(phase), () => nextBatch(phase))
+        return again
       })
+      return batch
+    })
 
     const next = (phase: MailError.Phase): Effect.Effect<F, MailError.MailError> =>
       Effect.suspend(() => {
@@ -549,6 +646,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       compress,
       compressed: () => inflater !== undefined,
       pending,
+      lend,
+      recycle,
       firstBytes: () => first,
       destroy: Effect.andThen(
         Effect.sync(() => {

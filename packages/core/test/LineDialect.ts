@@ -8,6 +8,7 @@
  *   CAPA       C: "CAPA"          S: "+OK CAPS a b c" | "-ERR text"
  *   STARTTLS   C: "STARTTLS"      S: "+OK text" (then TLS) | "-ERR text" | "-TEMP text"
  *   AUTH       C: "AUTH MECH [base64|=]"  S: "+ base64" (challenge) | "+OK [CAPS ...] [base64]" | "-ERR text"
+ *              (the initial response only with the SASL-IR capability, and only within AUTHLINE=n octets)
  *   SASL resp  C: "base64" | "*" (cancel)
  *   ECHO       C: "ECHO text"     S: "+OK text"
  *   COMPRESS   C: "COMPRESS DEFLATE"  S: "+OK text" (then raw DEFLATE both ways) | "-ERR text"
@@ -126,7 +127,12 @@ export const dialect: Dialect.Dialect<string, Caps> = {
     }),
     sasl: {
       mechanisms: (caps) => caps.filter((c) => c.startsWith("AUTH=")).map((c) => c.slice(5).toUpperCase()),
-      initialResponse: (caps) => caps.includes("SASL-IR"),
+      // SASL-IR allows an initial response; AUTHLINE=n limits the AUTH line (CRLF included).
+      initialResponse: (caps, mechanism, length) => {
+        if (caps?.includes("SASL-IR") !== true) return false
+        const limit = caps.find((c) => c.startsWith("AUTHLINE="))
+        return limit === undefined || `AUTH ${mechanism} `.length + length + 2 <= Number(limit.slice(9))
+      },
       start: (mechanism, initial) =>
         initial === undefined
           ? line(`AUTH ${mechanism}`)

@@ -6,7 +6,7 @@ import * as Credentials from "@starttls/core/Credentials"
 import * as Redacted from "effect/Redacted"
 import { ImapFlow } from "imapflow"
 import { spawnSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 
 export interface Env {
   readonly host: string
@@ -50,9 +50,27 @@ export const memory = (): { readonly rssMB: number; readonly peakMB: number } =>
 /** A measured run's result line. */
 export type Row = Readonly<Record<string, number | string>>
 
+let transferBase: number | undefined
+let peakBefore = 0
+
+/**
+ * Marks the start of the measured transfer: records the RSS now and resets the kernel's peak-RSS
+ * counter (`/proc/self/clear_refs` "5", Linux ≥ 4.0), so the peak at the end is the transfer's
+ * own (connection set-up, TLS and JIT warm-up excluded). Every mode calls it at the same point.
+ */
+export const markTransfer = (): void => {
+  peakBefore = memory().peakMB
+  writeFileSync("/proc/self/clear_refs", "5")
+  transferBase = memory().rssMB
+}
+
 /** Prints a child's result (one JSON line) and ends the process. */
 export const emit = (row: Row): never => {
-  process.stdout.write(`${JSON.stringify({ ...row, peakMB: +memory().peakMB.toFixed(1) })}\n`)
+  const after = memory().peakMB
+  // the process's peak: before the mark, or since
+  const peak = Math.max(after, peakBefore)
+  const transfer = transferBase === undefined ? {} : { transferMB: +(after - transferBase).toFixed(1) }
+  process.stdout.write(`${JSON.stringify({ ...row, ...transfer, peakMB: +peak.toFixed(1) })}\n`)
   process.exit(0)
 }
 

@@ -9,7 +9,7 @@
 import * as Net from "node:net"
 import { performance } from "node:perf_hooks"
 import * as Tls from "node:tls"
-import type { Env, Timings } from "./_harness.ts"
+import { type Env, markTransfer, type Timings } from "./_harness.ts"
 
 export const run = (env: Env, mailbox: string, keep: boolean): Promise<Timings> =>
   new Promise((resolve, reject) => {
@@ -50,6 +50,7 @@ export const run = (env: Env, mailbox: string, keep: boolean): Promise<Timings> 
           return
         case "select":
           if (!line.startsWith("m ")) return
+          markTransfer()
           tSelect = performance.now()
           step = "fetch"
           send("f FETCH 1:* BODY.PEEK[]")

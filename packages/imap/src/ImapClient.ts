@@ -8,9 +8,14 @@
  * |---|---|
  * | any | `noop`, `logout`, `events` (connect with `connect`, `connectTls`, `secure`, `session`, `opportunistic`) |
  * | Plain | `startTls`, `untrustedCapabilities`; `authenticate` / `login` only with `TlsPolicy.PlaintextAuth` in `R` |
- * | Secure | `capabilities`, `authenticate`, `login` |
- * | Authenticated (or Selected) | `select`, `examine`, `list`, `status`, `create`, `deleteMailbox`, `rename`, `subscribe`, `unsubscribe`, `append` |
- * | Selected | `fetch`, `download`, `store`, `search`, `uidSearch`, `copy`, `move`, `expunge`, `uidExpunge`, `closeMailbox`, `unselect`, `mailbox` |
+ * | Secure | `capabilities`, `authenticate`, `login`, `id` (never on Plain: ID goes over TLS only) |
+ * | Authenticated, before any SELECT | `enable` |
+ * | Authenticated (or Selected) | `select`, `examine`, `list`, `status`, `create`, `deleteMailbox`, `rename`, `subscribe`, `unsubscribe`, `append`, `namespace`, `id`, `compress` (`isCompressed` on any handle) |
+ * | Selected | `fetch`, `fetchAll`, `download`, `store`, `search`, `uidSearch`, `copy`, `move`, `expunge`, `uidExpunge`, `closeMailbox`, `unselect`, `mailbox`, `idle` |
+ *
+ * Extension commands check the capabilities learned over TLS first: a missing one is `ImapError`
+ * `MissingCapability` with nothing written; fallbacks (MOVE as COPY + STORE + EXPUNGE, IDLE as
+ * NOOP polling) run only when the caller asks for them.
  *
  * ```ts
  * const program = Effect.gen(function*() {
@@ -35,14 +40,27 @@
  * client-first mechanism named (e.g. `authenticate: { mechanisms: ["PLAIN"] }`) pipelines the
  * AUTHENTICATE with the post-TLS CAPABILITY.
  *
+ * Pipelining (RFC 9051 §5.5): `noop`, `list`, `status`, `deleteMailbox`, `rename`, `subscribe`,
+ * `unsubscribe`, `fetchAll`, `store`, `search`, `uidSearch`, `copy` and `move` run concurrently on
+ * one connection are written without waiting for each other's replies, which are matched by tag:
+ * `Effect.all(names.map((name) => ImapClient.status(imap, name)), { concurrency: "unbounded" })` is
+ * one write and about one round trip. Commands that change the selection or the message numbering
+ * (`move` among them), a command with sequence numbers after one that may expunge, and commands
+ * whose untagged answers could be confused (two `list`s, two `search`es, overlapping FETCH sets, two
+ * `status` of one mailbox) wait for the ones in flight; every other operation (`select`, `append`,
+ * `expunge`, the `fetch` / `download` streams, `idle` ...) runs alone. An interrupted caller leaves
+ * the connection in step (its reply is read and dropped).
+ *
  * @since 0.1.0
  */
+import * as Compression from "@starttls/core/Compression"
 import * as Connection from "@starttls/core/Connection"
 import * as Credentials from "@starttls/core/Credentials"
 import * as MailError from "@starttls/core/MailError"
 import * as Sasl from "@starttls/core/Sasl"
 import type * as TlsPolicy from "@starttls/core/TlsPolicy"
 import type { Transport } from "@starttls/core/Transport"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import type * as Redacted from "effect/Redacted"
@@ -55,8 +73,11 @@ import * as ImapDialect from "./ImapDialect.ts"
 import * as ImapError from "./ImapError.ts"
 import * as ImapMailbox from "./ImapMailbox.ts"
 import * as Command from "./internal/client/command.ts"
+import * as Extensions from "./internal/client/extensions.ts"
+import * as Compress from "./internal/client/compress.ts"
 import * as Fetch from "./internal/client/fetch.ts"
-import { connectionOf, withState } from "./internal/client/handles.ts"
+import { authenticatedOf, connectionOf, pipelined } from "./internal/client/handles.ts"
+import * as Idle from "./internal/client/idle.ts"
 import * as Mailboxes from "./internal/client/mailboxes.ts"
 import * as Messages from "./internal/client/messages.ts"
 import * as State from "./internal/client/state.ts"
@@ -94,6 +115,8 @@ export interface Selected {
   readonly id: number
   /** What SELECT / EXAMINE reported (the live view: `mailbox`). */
   readonly status: ImapMailbox.MailboxStatus
+  /** With `qresync`: what changed since the known state (RFC 7162 §3.2.5.1). */
+  readonly resync?: Resync | undefined
 }
 
 /**
@@ -129,6 +152,12 @@ export interface Options extends Connection.Options, ImapDialect.Options {}
 export interface SessionOptions<E> extends Options {
   readonly credentials: Credentials.Credentials<E>
   readonly authenticate?: Connection.AuthenticateOptions | undefined
+  /**
+   * After authentication, start COMPRESS=DEFLATE (RFC 4978) when the connection is encrypted and
+   * the server advertises it; a refusal leaves the session uncompressed (see `compress` for the
+   * strict form, `isCompressed` to check). Default false.
+   */
+  readonly compress?: boolean | undefined
 }
 
 const dialectFor = (options: ImapDialect.Options) =>
@@ -415,7 +444,10 @@ export const session = <E = never>(
         return yield* authenticate(tls, options.credentials, options.authenticate)
       }
     }
-  }).pipe(Effect.withSpan("Imap.session"))
+  }).pipe(
+    Effect.tap((imap) => (options.compress === true ? Compress.ifOffered(imap) : Effect.void)),
+    Effect.withSpan("Imap.session")
+  )
 
 /**
  * The capabilities learned over TLS (or from the authentication's OK), asked for when not known.
@@ -439,7 +471,7 @@ export const capabilities = (
  * @since 0.1.0
  */
 export const noop = (handle: Any): Effect.Effect<void, ImapError.ImapError | MailError.MailError> =>
-  withState(handle, (session) => Effect.asVoid(Command.run(session, { _tag: "Noop" }, { name: "NOOP" }))).pipe(
+  pipelined(handle, (_session, _state, send) => Effect.asVoid(send({ _tag: "Noop" }, { name: "NOOP" }))).pipe(
     Effect.withSpan("Imap.noop")
   )
 
@@ -458,11 +490,12 @@ export const logout = (handle: Any): Effect.Effect<void> =>
   }).pipe(Effect.withSpan("Imap.logout"))
 
 /**
- * The mailbox events of the connection (see `ImapMailbox.ImapEvent`), from now on: the
- * subscription is made when this effect runs, the stream ends at `logout` or when the connection's
- * scope closes. Solicited results (FETCH / STORE replies) are not events; EXPUNGEs always are.
- * Events are kept in a bounded buffer: a consumer that falls more than 4096 behind loses the oldest
- * (the mailbox view is always complete).
+ * The mailbox events of the connection (see `ImapMailbox.ImapEvent`): the subscription is made
+ * when this effect runs, the stream ends at `logout` or when the connection's scope closes. The
+ * first subscription also gets the events that happened before it (at most 4096, the oldest
+ * dropped); later ones get events from their subscription on. Solicited results (FETCH / STORE
+ * replies) are not events; EXPUNGEs always are. Events are kept in a bounded buffer: a consumer that
+ * falls more than 4096 behind loses the oldest (the mailbox view is always complete).
  *
  * @category getters
  * @since 0.1.0
@@ -470,10 +503,58 @@ export const logout = (handle: Any): Effect.Effect<void> =>
 export const events = (handle: Any): Effect.Effect<Stream.Stream<ImapMailbox.ImapEvent>, MailError.MailError, Scope.Scope> =>
   Effect.gen(function*() {
     const session = yield* Connection.check(connectionOf(handle))
-    const hub = yield* State.hub(State.of(session))
+    const state = State.of(session)
+    const hub = yield* State.hub(state)
     const subscription = yield* PubSub.subscribe(hub)
+    // The events kept while nobody had subscribed go to this (first) subscriber.
+    yield* State.flush(session, state)
     return Stream.fromSubscription(subscription).pipe(Stream.takeWhile(State.isEvent))
   })
+
+// -----------------------------------------------------------------------------
+// Compression (RFC 4978)
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of `compress`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CompressOptions {
+  /**
+   * Compress a connection that is not encrypted (it is plaintext after authentication only under a
+   * dangerous policy). Emits a `SecurityEvents` `Downgrade` warning. Default false.
+   */
+  readonly allowWithoutTls?: boolean | undefined
+}
+
+/**
+ * COMPRESS=DEFLATE (RFC 4978): from the byte after the tagged OK, both directions are raw DEFLATE
+ * for the rest of the connection (every write flushed on its own; received data inflated in
+ * bounded pieces, a decompression bomb ends in `LimitExceeded`, a corrupt stream in
+ * `ProtocolViolation`). Only after authentication, only over TLS unless `allowWithoutTls`, and
+ * only when the server advertises COMPRESS=DEFLATE (`MissingCapability` otherwise, nothing
+ * written); a second call is a `PolicyViolation`. The command runs alone (nothing else in flight):
+ * concurrent operations wait for it. A tagged NO / BAD is `MailError` `CompressionRejected` (`code`
+ * "NO", "BAD" or "NO COMPRESSIONACTIVE"; text untrusted) and the connection carries on uncompressed.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const compress = (
+  handle: Authenticated,
+  options?: CompressOptions
+): Effect.Effect<void, ImapError.ImapError | MailError.MailError> =>
+  Compress.compress(authenticatedOf(handle), options).pipe(Effect.withSpan("Imap.compress"))
+
+/**
+ * Whether the connection behind a handle is compressed (COMPRESS=DEFLATE active).
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const isCompressed = (handle: Any): boolean => Compression.isActive(connectionOf(handle))
 
 // -----------------------------------------------------------------------------
 // Mailboxes
@@ -488,6 +569,13 @@ export const events = (handle: Any): Effect.Effect<Stream.Stream<ImapMailbox.Ima
 export interface SelectOptions {
   /** Enables CONDSTORE for the mailbox (RFC 7162 §3.1.8); needs the capability. */
   readonly condstore?: boolean | undefined
+  /**
+   * Quick resynchronization (RFC 7162 §3.2.5): what the client knew (UIDVALIDITY, the highest
+   * mod-sequence it saw, optionally its known UIDs). The server reports what changed since in the
+   * result's `resync`. Needs QRESYNC advertised and enabled (`enable(handle, ["QRESYNC"])`), and
+   * is ignored by the server when `uidValidity` does not match.
+   */
+  readonly qresync?: ImapCommand.QResync | undefined
 }
 
 /**
@@ -601,8 +689,9 @@ export const status = (
 
 
 /**
- * CREATE (RFC 9051 §6.3.4), optionally with special-use attributes (RFC 6154 §3,
- * CREATE-SPECIAL-USE).
+ * CREATE (RFC 9051 §6.3.4), optionally with special-use attributes (RFC 6154 §3: `CREATE name
+ * (USE (\Sent))`), which needs CREATE-SPECIAL-USE (`MissingCapability` otherwise, nothing
+ * written). A server that cannot give the mailbox that use answers `NO [USEATTR]`.
  *
  * @category combinators
  * @since 0.1.0
@@ -610,15 +699,11 @@ export const status = (
 export const create = (
   handle: Authenticated,
   mailbox: string,
-  options?: { readonly specialUse?: ReadonlyArray<ImapMailbox.SpecialUse> | undefined }
+  options?: {
+    readonly specialUse?: ImapMailbox.SpecialUse | ReadonlyArray<ImapMailbox.SpecialUse> | undefined
+  }
 ): Effect.Effect<void, ImapError.ImapError | MailError.MailError> =>
-  Mailboxes.simple(
-    handle,
-    options?.specialUse === undefined
-      ? { _tag: "Create", mailbox }
-      : { _tag: "Create", mailbox, specialUse: options.specialUse },
-    "CREATE"
-  ).pipe(Effect.withSpan("Imap.create"))
+  Extensions.create(handle, mailbox, options?.specialUse).pipe(Effect.withSpan("Imap.create"))
 
 /**
  * DELETE (RFC 9051 §6.3.5).
@@ -689,6 +774,12 @@ export type AppendMessage<E = never> =
 export interface AppendOptions {
   readonly flags?: ReadonlyArray<string> | undefined
   readonly internalDate?: Date | undefined
+  /**
+   * Send the message as `UTF8 (~{n})` (RFC 6855 §4), for UTF-8 header fields; needs UTF-8 mode
+   * (`enable(handle, ["UTF8=ACCEPT"])`). Default: when UTF-8 mode is on and the message is given
+   * as bytes whose header has 8-bit octets.
+   */
+  readonly utf8?: boolean | undefined
 }
 
 /**
@@ -784,15 +875,39 @@ export const fetch = (
   query: FetchQuery,
   options?: FetchOptions
 ): Stream.Stream<FetchedMessage, ImapError.ImapError | MailError.MailError> =>
-  Fetch.messages(
-    Messages.acquireSelection(handle),
-    Messages.fetchCommand(set, Messages.fetchItems(query, options?.uid === true), options)
-  )
+  Stream.unwrap(Effect.as(
+    Extensions.checkFetch(handle, query, options),
+    Fetch.messages(
+      Messages.acquireSelection(handle),
+      Messages.fetchCommand(set, Messages.fetchItems(query, options?.uid === true), options)
+    )
+  ))
+
+/**
+ * FETCH / UID FETCH (RFC 9051 §6.4.5) into memory: the messages of the reply, in the server's
+ * order (bodies bounded by `maxLiteralSize` each, the whole result by nothing: use `fetch`, a
+ * Stream, for big result sets). Unlike `fetch` it does not hold the connection while the result is
+ * consumed, so concurrent `fetchAll`, `store`, `search`, `status` ... calls are pipelined.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const fetchAll = (
+  handle: Selected,
+  set: SequenceSet.SequenceSet,
+  query: FetchQuery,
+  options?: FetchOptions
+): Effect.Effect<ReadonlyArray<FetchedMessage>, ImapError.ImapError | MailError.MailError> =>
+  Effect.andThen(
+    Extensions.checkFetch(handle, query, options),
+    Messages.fetchAll(handle, Messages.fetchCommand(set, Messages.fetchItems(query, options?.uid === true), options))
+  ).pipe(Effect.withSpan("Imap.fetchAll"))
 
 /**
  * One message (or one of its sections) as a stream of bytes at constant memory, however big: the
  * literal's bytes go downstream as they arrive (BODY.PEEK, `\Seen` is not set). `id` is a sequence
- * number, or a UID with `uid: true`. A message that does not exist gives an empty stream.
+ * number, or a UID with `uid: true`. A message that does not exist (or was expunged meanwhile, its
+ * section `NIL`) fails with `ImapError` `NotFound`.
  *
  * @category combinators
  * @since 0.1.0
@@ -800,12 +915,24 @@ export const fetch = (
 export const download = (
   handle: Selected,
   id: number,
-  options?: {
-    readonly uid?: boolean | undefined
-    readonly part?: ReadonlyArray<number> | undefined
-    readonly specifier?: ImapCommand.SectionSpecifier | undefined
-  }
-): Stream.Stream<Uint8Array, ImapError.ImapError | MailError.MailError> => {
+  options?: DownloadOptions
+): Stream.Stream<Uint8Array, ImapError.ImapError | MailError.MailError> =>
+  Fetch.bytes(Messages.acquireSelection(handle), downloadCommand(id, options))
+
+/**
+ * Options of `download` / `downloadEach`: `id` is a UID with `uid: true`; `part` / `specifier`
+ * pick a section (RFC 9051 §6.4.5), default the whole message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DownloadOptions {
+  readonly uid?: boolean | undefined
+  readonly part?: ReadonlyArray<number> | undefined
+  readonly specifier?: ImapCommand.SectionSpecifier | undefined
+}
+
+const downloadCommand = (id: number, options: DownloadOptions | undefined): ImapCommand.Fetch => {
   const section: ImapCommand.BodySection = {
     _tag: "BodySection",
     peek: true,
@@ -813,8 +940,30 @@ export const download = (
     ...(options?.specifier === undefined ? {} : { specifier: options.specifier })
   }
   const items: Array<ImapCommand.FetchItem> = options?.uid === true ? ["UID", section] : [section]
-  return Fetch.bytes(Messages.acquireSelection(handle), Messages.fetchCommand(SequenceSet.single(id), items, options))
+  return Messages.fetchCommand(SequenceSet.single(id), items, options)
 }
+
+/**
+ * `download` with lent chunks, for big messages: runs `f` on each chunk in order, and gives the
+ * chunk's memory back as soon as `f`'s effect for it (and the other chunks of the same read)
+ * completes — the chunk is a view of the decrypted bytes, detached afterwards, so keeping it gives
+ * an empty array: copy what you keep (`new Uint8Array(chunk)`; a Node `Buffer#slice` is a view).
+ * Peak memory then stays a few reads' worth whatever the size and however rarely the garbage
+ * collector runs (with `download`, chunks the consumer dropped stay resident until the next
+ * collection). Chunks are released only over TLS (or COMPRESS), where this process made them.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const downloadEach = <E, R>(
+  handle: Selected,
+  id: number,
+  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
+  options?: DownloadOptions
+): Effect.Effect<void, ImapError.ImapError | MailError.MailError | E, R> =>
+  Stream.runForEach(Fetch.bytes(Messages.acquireSelection(handle), downloadCommand(id, options), true), f).pipe(
+    Effect.withSpan("Imap.downloadEach")
+  )
 
 /**
  * How STORE changes flags: add (+FLAGS), remove (-FLAGS) or replace (FLAGS).
@@ -834,8 +983,31 @@ export interface StoreOptions {
   readonly uid?: boolean | undefined
   /** `.SILENT`: the server sends no FETCH back (the result is then empty). */
   readonly silent?: boolean | undefined
-  /** UNCHANGEDSINCE (RFC 7162 §3.1.3). */
-  readonly unchangedSince?: bigint | number | undefined
+}
+
+/**
+ * Options of a conditional STORE (RFC 7162 §3.1.3, needs CONDSTORE): only messages whose
+ * mod-sequence is at most `unchangedSince` are changed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConditionalStoreOptions extends StoreOptions {
+  readonly unchangedSince: bigint | number
+}
+
+/**
+ * What a conditional STORE did: the messages the server reported (new flags, unless `silent`, and
+ * new mod-sequence), and the MODIFIED set (RFC 7162 §3.1.3): the messages left unchanged because
+ * they changed after `unchangedSince` (sequence numbers, or UIDs with `uid`); `undefined` when
+ * every message met the condition.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConditionalStoreResult {
+  readonly updated: ReadonlyArray<StoreResult & { readonly modseq: bigint | undefined }>
+  readonly modified: SequenceSet.SequenceSet | undefined
 }
 
 /**
@@ -852,24 +1024,53 @@ export interface StoreResult {
 
 /**
  * STORE / UID STORE (RFC 9051 §6.4.6): changes flags and returns the new flags the server
- * reported (none with `silent`). The view is updated.
+ * reported (none with `silent`). The view is updated. With `unchangedSince` (CONDSTORE,
+ * `MissingCapability` without it) it is a conditional STORE and returns a
+ * `ConditionalStoreResult`: the messages that changed since are not an error but its `modified`.
  *
  * @category combinators
  * @since 0.1.0
  */
-export const store = (
+export function store(
+  handle: Selected,
+  set: SequenceSet.SequenceSet,
+  action: StoreAction,
+  flags: ReadonlyArray<string>,
+  options: ConditionalStoreOptions
+): Effect.Effect<ConditionalStoreResult, ImapError.ImapError | MailError.MailError>
+export function store(
   handle: Selected,
   set: SequenceSet.SequenceSet,
   action: StoreAction,
   flags: ReadonlyArray<string>,
   options?: StoreOptions
-): Effect.Effect<ReadonlyArray<StoreResult>, ImapError.ImapError | MailError.MailError> =>
-  Messages.store(handle, set, action, flags, options).pipe(Effect.withSpan("Imap.store"))
+): Effect.Effect<ReadonlyArray<StoreResult>, ImapError.ImapError | MailError.MailError>
+export function store(
+  handle: Selected,
+  set: SequenceSet.SequenceSet,
+  action: StoreAction,
+  flags: ReadonlyArray<string>,
+  options?: StoreOptions | ConditionalStoreOptions
+): Effect.Effect<ConditionalStoreResult | ReadonlyArray<StoreResult>, ImapError.ImapError | MailError.MailError> {
+  const conditional = options !== undefined && "unchangedSince" in options && options.unchangedSince !== undefined
+  return Messages.store(handle, set, action, flags, options).pipe(
+    Effect.flatMap((stored): Effect.Effect<ConditionalStoreResult | ReadonlyArray<StoreResult>, MailError.MailError> =>
+      conditional
+        ? Effect.map(
+          Extensions.modifiedSet(handle, stored.modified),
+          (modified): ConditionalStoreResult => ({ updated: stored.updated, modified })
+        )
+        : Effect.succeed(stored.results)
+    ),
+    Effect.withSpan("Imap.store")
+  )
+}
 
 
 /**
  * SEARCH / UID SEARCH (RFC 9051 §6.4.4): the matching sequence numbers (or UIDs with `uid`), in
  * the server's order. Non-ASCII strings are sent with CHARSET UTF-8 (or as UTF-8 when enabled).
+ * The MODSEQ key (`SearchCriteria.modSeq`, RFC 7162 §3.1.5) needs CONDSTORE.
  *
  * @category combinators
  * @since 0.1.0
@@ -879,7 +1080,9 @@ export const search = (
   criteria: SearchCriteria.Criterion,
   options?: { readonly uid?: boolean | undefined }
 ): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
-  Messages.search(handle, criteria, options).pipe(Effect.withSpan("Imap.search"))
+  Effect.andThen(Extensions.checkSearch(handle, criteria), Messages.search(handle, criteria, options)).pipe(
+    Effect.withSpan("Imap.search")
+  )
 
 
 /**
@@ -922,8 +1125,9 @@ export const copy = (
   Messages.transfer(handle, "Copy", set, destination, options).pipe(Effect.withSpan("Imap.copy"))
 
 /**
- * MOVE / UID MOVE (RFC 6851, RFC 9051 §6.4.8). Needs MOVE (or IMAP4rev2). The moved messages'
- * EXPUNGEs update the view and are events.
+ * MOVE / UID MOVE (RFC 6851, RFC 9051 §6.4.8). Needs MOVE (or IMAP4rev2): without it the result
+ * is `MissingCapability`, unless the caller asks for the `fallback` (see `MoveOptions`). The moved
+ * messages' EXPUNGEs update the view and are events.
  *
  * @category combinators
  * @since 0.1.0
@@ -932,9 +1136,33 @@ export const move = (
   handle: Selected,
   set: SequenceSet.SequenceSet,
   destination: string,
-  options?: { readonly uid?: boolean | undefined }
+  options?: MoveOptions
 ): Effect.Effect<CopyResult, ImapError.ImapError | MailError.MailError> =>
-  Messages.transfer(handle, "Move", set, destination, options).pipe(Effect.withSpan("Imap.move"))
+  Extensions.move(handle, set, destination, options).pipe(Effect.withSpan("Imap.move"))
+
+/**
+ * Options of `move`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MoveOptions {
+  /** The set is UIDs (UID MOVE). */
+  readonly uid?: boolean | undefined
+  /**
+   * Without MOVE, emulate it (RFC 6851 §3.3): the exact UIDs are resolved first (UID SEARCH), then
+   * UID COPY, UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly those UIDs (needs
+   * UIDPLUS), so no other message is touched. Not atomic: a failure half-way can leave the
+   * messages copied and still in the source, or marked `\Deleted` (the error says which step).
+   */
+  readonly fallback?: boolean | undefined
+  /**
+   * With `fallback` on a server without UIDPLUS: end with a plain EXPUNGE, which also removes
+   * every OTHER message marked `\Deleted` in the mailbox. Without it, that server gives
+   * `MissingCapability` (UIDPLUS).
+   */
+  readonly expungeAllDeleted?: boolean | undefined
+}
 
 /**
  * EXPUNGE (RFC 9051 §6.4.3): removes the messages marked `\Deleted`; returns the EXPUNGE sequence
@@ -964,3 +1192,161 @@ export const uidExpunge = (
       ? Messages.expungeWith(handle, { _tag: "UidExpunge", set: uids }, "UID EXPUNGE")
       : Effect.fail(ImapError.make(new ImapError.MissingCapability({ command: "UID EXPUNGE", capability: "UIDPLUS" }))))
     .pipe(Effect.withSpan("Imap.uidExpunge"))
+
+// -----------------------------------------------------------------------------
+// Extensions: IDLE, ENABLE, ID, NAMESPACE, QRESYNC
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of `idle`. Durations are effect `Duration.Input`s (`"29 minutes"`, milliseconds ...).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface IdleOptions {
+  /**
+   * Restart IDLE (DONE, tagged OK, IDLE) after this long. Default 29 minutes (RFC 2177 §3: servers
+   * may drop a client idle for 30); always at least `doneTimeout` before the connection's idle read
+   * deadline (`timeouts.idle`, default 29 minutes), so with the defaults every 28.5 minutes.
+   */
+  readonly restartAfter?: Duration.Input | undefined
+  /**
+   * How long to wait for the tagged OK after DONE (and, polling, for the NOOP's): past it the
+   * connection is taken for dead, closed, and the stream fails with `MailError` `Timeout` (phase
+   * `idle`). Default 30 seconds.
+   */
+  readonly doneTimeout?: Duration.Input | undefined
+  /**
+   * `"poll"`: on a server without IDLE, send NOOP every `pollInterval` instead of failing with
+   * `MissingCapability`.
+   */
+  readonly fallback?: "poll" | undefined
+  /** With `fallback: "poll"`: the NOOP interval. Default 1 minute. */
+  readonly pollInterval?: Duration.Input | undefined
+}
+
+/**
+ * IDLE (RFC 2177, RFC 9051 §6.3.13): the selected mailbox's events as the server reports them
+ * (EXISTS, EXPUNGE, VANISHED, FETCH flag changes, ...), with the mailbox view kept current; they
+ * are also published to `events`. Needs IDLE (`MissingCapability`, or polling with `fallback:
+ * "poll"`).
+ *
+ * A `Stream`, like `fetch`: IDLE starts at the first pull and the connection is busy (other
+ * operations on it wait) until the stream ends. Ending it early (`Stream.take`, interruption ...)
+ * sends DONE and waits for the tagged OK (at most `doneTimeout`), so the connection is usable
+ * right after. The restart timer and the deadlines run on effect's `Clock`. The stream fails with
+ * `Timeout` when the server does not answer DONE in time (dead connection, then closed), `Bye`
+ * when the server ends the session. Events are queued (at most 4096, the oldest dropped).
+ *
+ * ```ts
+ * yield* ImapClient.idle(inbox).pipe(
+ *   Stream.filter((event) => event._tag === "Exists"),
+ *   Stream.take(1),
+ *   Stream.runDrain
+ * )
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const idle = (
+  handle: Selected,
+  options?: IdleOptions
+): Stream.Stream<ImapMailbox.ImapEvent, ImapError.ImapError | MailError.MailError> =>
+  Idle.idle(handle, options).pipe(Stream.withSpan("Imap.idle"))
+
+/**
+ * Extensions ENABLE can turn on (RFC 5161; CONDSTORE / QRESYNC RFC 7162, UTF8=ACCEPT RFC 6855,
+ * IMAP4rev2 RFC 9051), or any other atom.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Enableable = "CONDSTORE" | "QRESYNC" | "UTF8=ACCEPT" | "IMAP4rev2" | (string & {})
+
+/**
+ * ENABLE (RFC 5161): turns on the listed extensions the server advertises (the others are not
+ * sent) and returns those the server ENABLED (only ones asked for count; QRESYNC implies
+ * CONDSTORE, RFC 7162 §3.2.3, which is then listed too). UTF8=ACCEPT or IMAP4rev2 switch mailbox
+ * names and strings to UTF-8 (RFC 6855 §3). Needs ENABLE (`MissingCapability`); only in the
+ * Authenticated state before the connection's first SELECT / EXAMINE (RFC 5161 §3.1: the handle
+ * type excludes `Selected`, a later call is `InvalidState`). Nothing to enable sends nothing.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const enable = (
+  handle: ImapConnection<"Authenticated">,
+  capabilities: ReadonlyArray<Enableable>
+): Effect.Effect<ReadonlyArray<string>, ImapError.ImapError | MailError.MailError> =>
+  Extensions.enable(handle, capabilities).pipe(Effect.withSpan("Imap.enable"))
+
+/**
+ * ID (RFC 2971): sends the client's identification (`null` for NIL; at most 30 fields) and returns
+ * the server's (`null` for NIL; untrusted text). Needs ID (`MissingCapability`). Only ever sent
+ * over TLS: there is no Plain-handle form, and an Authenticated connection that is not encrypted
+ * (plaintext authentication under the dangerous policy) is refused with `MailError`
+ * `PolicyViolation`, nothing written.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const id = (
+  handle: ImapConnection<"Secure"> | Authenticated,
+  fields: Readonly<Record<string, string | null>> | null
+): Effect.Effect<Readonly<Record<string, string | null>> | null, ImapError.ImapError | MailError.MailError> =>
+  Extensions.id(handle, fields).pipe(Effect.withSpan("Imap.id"))
+
+/**
+ * One namespace (RFC 2342 §5): `prefix` decoded (modified UTF-7 or UTF-8), `wirePrefix` as sent.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NamespaceEntry {
+  readonly prefix: string
+  readonly wirePrefix: string
+  readonly delimiter: string | null
+  readonly extensions: ReadonlyArray<{ readonly name: string; readonly values: ReadonlyArray<string> }>
+}
+
+/**
+ * The NAMESPACE response (RFC 2342 §5): the user's own mailboxes, other users', shared ones (NIL
+ * is an empty list).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Namespaces {
+  readonly personal: ReadonlyArray<NamespaceEntry>
+  readonly other: ReadonlyArray<NamespaceEntry>
+  readonly shared: ReadonlyArray<NamespaceEntry>
+}
+
+/**
+ * NAMESPACE (RFC 2342, built into IMAP4rev2 RFC 9051 §6.3.10). Needs NAMESPACE
+ * (`MissingCapability`).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const namespace = (handle: Authenticated): Effect.Effect<Namespaces, ImapError.ImapError | MailError.MailError> =>
+  Extensions.namespace(handle).pipe(Effect.withSpan("Imap.namespace"))
+
+/**
+ * What a QRESYNC SELECT reported besides the status (RFC 7162 §3.2.5.1): `vanished`, the UID sets
+ * of `VANISHED (EARLIER)` (messages expunged since the known mod-sequence, among the known UIDs;
+ * as sent), and `changed`, the messages whose flags changed since (also in the mailbox view).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resync {
+  readonly vanished: ReadonlyArray<string>
+  readonly changed: ReadonlyArray<{
+    readonly seq: number
+    readonly uid: number | undefined
+    readonly flags: ReadonlyArray<string> | undefined
+    readonly modseq: bigint | undefined
+  }>
+}

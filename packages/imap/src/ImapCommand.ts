@@ -305,6 +305,11 @@ export interface Append {
   readonly internalDate?: Date | undefined
   readonly message: { readonly size: number }
   readonly binary?: boolean | undefined
+  /**
+   * Sends the message as `UTF8 (~{n})` (RFC 6855 §4: a message with UTF-8 header fields), which
+   * needs UTF-8 mode (UTF8=ACCEPT enabled, or IMAP4rev2).
+   */
+  readonly utf8?: boolean | undefined
 }
 
 /**
@@ -969,11 +974,15 @@ const writeAppend = (w: Writer, c: Append, capabilities: ImapCapabilities.ImapCa
   }
   const size = c.message.size
   const binary = c.binary === true
+  const utf8 = c.utf8 === true
   if (!isNumber64(size)) w.fail("message size", `${size} is not a non-negative integer`)
   else if (capabilities.appendLimit !== undefined && size > capabilities.appendLimit) {
     w.fail("message size", `${size} octets exceed the server's APPENDLIMIT of ${capabilities.appendLimit}`)
-  } else if (binary && !w.mode.binary) w.fail("message", "literal8 needs the BINARY capability")
-  w.sp().payload(size, binary)
+  } else if (utf8 && !w.mode.utf8) w.fail("message", "UTF8 append data needs UTF8=ACCEPT enabled (RFC 6855 §4)")
+  else if (binary && !utf8 && !w.mode.binary) w.fail("message", "literal8 needs the BINARY capability")
+  // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
+  if (utf8) w.sp().raw("UTF8 (").payload(size, true).raw(")")
+  else w.sp().payload(size, binary)
 }
 
 const ID_MAX_PAIRS = 30

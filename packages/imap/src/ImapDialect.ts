@@ -234,7 +234,7 @@ const sasl = (state: State.State): Dialect.Sasl<Frame, Caps> => {
   let current: string | undefined
   return {
     mechanisms: (caps) => caps.authMechanisms,
-    initialResponse: (caps) => caps.saslIr,
+    initialResponse: (caps) => caps?.saslIr === true,
     loginDisabled: (caps) => caps.loginDisabled,
     start: (mechanism, initial) => {
       state.authCapabilities = undefined

@@ -138,12 +138,58 @@ export class SizeMismatch extends Schema.TaggedError<SizeMismatch>("@starttls/im
 }
 
 /**
+ * What the command was asked for does not exist, although the server answered OK: e.g. a FETCH
+ * of a UID that no message has (RFC 9051 §6.4.8: a UID FETCH of a missing UID returns no data).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NotFound extends Schema.TaggedError<NotFound>("@starttls/imap/ImapError/NotFound")("NotFound", {
+  command: Schema.String,
+  what: Schema.String
+}) {
+  override get message(): string {
+    return `IMAP ${this.command}: ${this.what} does not exist`
+  }
+}
+
+/**
+ * The command is not allowed in the connection's current state although its handle type allows
+ * it (e.g. ENABLE after a mailbox was selected, RFC 5161 §3.1; a QRESYNC select before `ENABLE
+ * QRESYNC`, RFC 7162 §3.2.5). Nothing was written.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidState extends Schema.TaggedError<InvalidState>("@starttls/imap/ImapError/InvalidState")(
+  "InvalidState",
+  {
+    command: Schema.String,
+    detail: Schema.String
+  }
+) {
+  override get message(): string {
+    return `IMAP ${this.command} is not allowed now: ${this.detail}`
+  }
+}
+
+/**
  * Every reason an `ImapError` can carry.
  *
  * @category models
  * @since 0.1.0
  */
-export const ImapErrorReason = Schema.Union([No, Bad, Bye, Referral, InvalidArgument, MissingCapability, SizeMismatch])
+export const ImapErrorReason = Schema.Union([
+  No,
+  Bad,
+  Bye,
+  Referral,
+  InvalidArgument,
+  MissingCapability,
+  SizeMismatch,
+  NotFound,
+  InvalidState
+])
 
 /**
  * @category models

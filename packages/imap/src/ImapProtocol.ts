@@ -110,6 +110,11 @@ export interface Parser {
   buffered(): number
   /** The first (at most 64) bytes that `buffered()` counts, for an error report. */
   pendingPreview(): Uint8Array
+  /**
+   * Whether the parser still holds a view into `buffer` (a pushed chunk's buffer) for a response
+   * not yet returned: a partial line, or the segments and literals of a response under way.
+   */
+  retains(buffer: ArrayBufferLike): boolean
 }
 
 /**
@@ -150,7 +155,8 @@ export const makeParser = (options?: ParserOptions): Parser => {
       return Result.succeed(out)
     },
     buffered: () => framer.buffered(),
-    pendingPreview: () => framer.pendingPreview()
+    pendingPreview: () => framer.pendingPreview(),
+    retains: (buffer) => framer.retains(buffer)
   }
 }
 

@@ -6,7 +6,7 @@
  * measuring stick, not a client. Also: process memory figures and child-process plumbing.
  */
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { performance } from "node:perf_hooks"
 import * as Tls from "node:tls"
@@ -73,6 +73,7 @@ export const rawRetr = (target: Target, ids: ReadonlyArray<number>, pipeline: bo
         }
         case "auth":
           step = "retr"
+          markTransfer()
           t1 = performance.now()
           socket.write(pipeline ? ids.map((id) => `RETR ${id}\r\n`).join("") : `RETR ${ids[0]}\r\n`)
           return
@@ -157,6 +158,21 @@ export const memory = (): { readonly rssMB: number; readonly peakMB: number } =>
   return { rssMB: kb("VmRSS") / 1024, peakMB: kb("VmHWM") / 1024 }
 }
 
+let transferBase: number | undefined
+let peakBefore = 0
+
+/**
+ * Marks the start of the measured transfer: records the RSS now and resets the kernel's peak-RSS
+ * counter (`/proc/self/clear_refs` "5", Linux ≥ 4.0), so the peak read at the end is the peak
+ * during the transfer alone (connection set-up, TLS and JIT warm-up excluded). Both modes of a
+ * benchmark call it at the same point: right before the RETR / FETCH command.
+ */
+export const markTransfer = (): void => {
+  peakBefore = memory().peakMB
+  writeFileSync("/proc/self/clear_refs", "5")
+  transferBase = memory().rssMB
+}
+
 /**
  * Runs this benchmark file again as a child (`args`, with Node flags `nodeFlags`) and returns the
  * JSON line it prints last.
@@ -192,7 +208,15 @@ export const childMain = <A extends object>(mode: string, run: () => Promise<A>,
   const base = memory().rssMB
   run().then(
     (result) => {
-      console.log(JSON.stringify({ mode, ...result, baseMB: base, peakMB: memory().peakMB }))
+      const end = memory()
+      console.log(JSON.stringify({
+        mode,
+        ...result,
+        baseMB: base,
+        // the process's peak: before the transfer mark, or since
+        peakMB: Math.max(end.peakMB, peakBefore),
+        ...(transferBase === undefined ? {} : { transferBaseMB: transferBase, transferPeakMB: end.peakMB })
+      }))
       process.exit(valid(result) ? 0 : 2)
     },
     (error) => {

@@ -12,7 +12,10 @@
  * `TlsPolicy.PlaintextAuth` (the dangerous layer) before the program can run.
  *
  * - TLS is required by default: `secure` sends STLS straight after the greeting and then asks CAPA
- *   again over TLS; nothing learned before TLS is kept (S1, S3, S4).
+ *   again over TLS; nothing learned before TLS is kept (S1, S3, S4). `session` with one named
+ *   mechanism (`authenticate: { mechanisms: ["PLAIN"] }`) sends AUTH right after the handshake and
+ *   asks CAPA over TLS only when something needs it: one round trip less (three client turns from
+ *   TCP connect to authenticated, as few as a raw client that never asks CAPA).
  * - RETR and TOP are `Stream<Uint8Array>`s with constant memory: the body flows as the server sends
  *   it, dot-unstuffed, line endings as sent (CRLF). A stream holds the session for as long as it
  *   runs; when it stops early, the rest of the answer is read and dropped.
@@ -50,6 +53,7 @@
 import * as Connection from "@starttls/core/Connection"
 import type * as Credentials from "@starttls/core/Credentials"
 import * as MailError from "@starttls/core/MailError"
+import * as Sasl from "@starttls/core/Sasl"
 import type * as Tls from "@starttls/core/Tls"
 import type * as TlsPolicy from "@starttls/core/TlsPolicy"
 import type { Transport } from "@starttls/core/Transport"
@@ -257,13 +261,17 @@ export const opportunistic = (
 > => Connection.opportunistic(Pop3Dialect.dialect, options).pipe(Effect.withSpan("Pop3.opportunistic"))
 
 /**
- * STLS (RFC 2595 §4) on a `Plain` handle, then CAPA over TLS. Consumes the handle.
+ * STLS (RFC 2595 §4) on a `Plain` handle, then CAPA over TLS (with `deferCapabilities`, when first
+ * needed instead). Nothing learned before TLS is kept (S4). Consumes the handle.
  *
  * @category combinators
  * @since 0.1.0
  */
-export const startTls = (connection: Pop3Connection<"Plain">): Effect.Effect<Pop3Connection<"Secure">, MailError.MailError> =>
-  Connection.startTls(connection).pipe(Effect.withSpan("Pop3.startTls"))
+export const startTls = (
+  connection: Pop3Connection<"Plain">,
+  options?: Connection.StartTlsOptions
+): Effect.Effect<Pop3Connection<"Secure">, MailError.MailError> =>
+  Connection.startTls(connection, options).pipe(Effect.withSpan("Pop3.startTls"))
 
 /**
  * Asks CAPA now (RFC 2449 §5). On a `Plain` handle the answer is untrusted: it is kept apart and
@@ -292,9 +300,11 @@ export const capabilities = <S extends "Secure" | "Authenticated">(
 // -----------------------------------------------------------------------------
 
 /**
- * SASL authentication (AUTH, RFC 5034, with an initial response): the strongest mechanism both
- * sides offer, from the capabilities learned over TLS (S11). On `Plain`, it needs
- * `TlsPolicy.PlaintextAuth`.
+ * SASL authentication (AUTH, RFC 5034, with an initial response when the line fits 255 octets,
+ * else after the first empty challenge): the strongest mechanism both sides offer, from the
+ * capabilities learned over TLS (S11). With `withoutCapabilities` and one named mechanism of
+ * `Sasl.offerIndependent`, a TLS connection whose capabilities are not known yet sends AUTH
+ * without asking CAPA first. On `Plain`, it needs `TlsPolicy.PlaintextAuth`.
  *
  * @category combinators
  * @since 0.1.0
@@ -397,19 +407,65 @@ export const apop = <S extends Authorization>(
     })).pipe(Effect.withSpan("Pop3.apop"))
 
 /**
+ * `session` options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SessionOptions<E> extends Options {
+  readonly credentials: Credentials.Credentials<E>
+  readonly authenticate?: Connection.AuthenticateOptions | undefined
+}
+
+/**
+ * The named-mechanism path of `session`: STLS straight after the greeting, the handshake, then AUTH
+ * at once; CAPA waits until something needs it (in TRANSACTION, over TLS).
+ */
+const namedSession = <E>(
+  options: SessionOptions<E>
+): Effect.Effect<Pop3Connection<"Authenticated">, E | MailError.MailError, Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const opened = yield* Connection.open(Pop3Dialect.dialect, options)
+    if (opened.state === "Authenticated") return yield* unexpectedState(opened)
+    const connection = opened.state === "Plain"
+      ? yield* Connection.startTls(opened as Pop3Connection<"Plain">, { deferCapabilities: true }).pipe(
+        // As `secure`: a refused STLS ends the connection (S1).
+        Effect.tapError(() => Connection.abandon(opened.session))
+      )
+      : opened as Pop3Connection<"Secure">
+    return yield* authenticate(connection, options.credentials, { ...options.authenticate, withoutCapabilities: true })
+  })
+
+/**
  * The common case in one call: connect, make the connection secure (`secure`), then SASL, or USER /
  * PASS when no SASL mechanism fits and the server offers USER.
+ *
+ * When `authenticate.mechanisms` names exactly one mechanism of `Sasl.offerIndependent` (PLAIN,
+ * EXTERNAL, XOAUTH2, OAUTHBEARER, SCRAM-SHA-256-PLUS; e.g. `authenticate: { mechanisms: ["PLAIN"]
+ * }`, as with `ImapClient.session`), AUTH is sent right after the TLS handshake instead of after a
+ * CAPA round trip: POP3 may not send AUTH together with CAPA unless PIPELINING was advertised over
+ * TLS (RFC 2449 §6.6), which the client does not know yet. The CAPA re-query then happens when
+ * something first needs it (`capabilities`, a pipelined operation), over TLS in TRANSACTION
+ * (RFC 2449 §5). Nothing learned before TLS is used (S4): the mechanism is the caller's, sent only
+ * after STLS's `+OK` and a verified handshake; a server that does not support it answers `-ERR`
+ * (`AuthenticationFailed`), and there is no USER / PASS fallback. `withoutCapabilities: false`
+ * keeps the CAPA first.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const session = <E = never>(
-  options: Options & {
-    readonly credentials: Credentials.Credentials<E>
-    readonly authenticate?: Connection.AuthenticateOptions | undefined
-  }
+  options: SessionOptions<E>
 ): Effect.Effect<Pop3Connection<"Authenticated">, E | MailError.MailError, Transport | Scope.Scope> =>
   Effect.gen(function*() {
+    const only = options.authenticate?.mechanisms
+    const named = only !== undefined && only.length === 1 ? only[0]!.toUpperCase() : undefined
+    if (
+      named !== undefined && options.authenticate?.withoutCapabilities !== false &&
+      Sasl.offerIndependent.some((m) => m === named)
+    ) {
+      return yield* namedSession(options)
+    }
     const connection = yield* secure(options)
     const credentials = options.credentials
     // NoUsableMechanism is decided before anything is written: the handle is still current.
@@ -539,11 +595,15 @@ export const noop = Effect.fn("Pop3.noop")(function*(connection: Pop3Connection<
   return yield* transact(connection, Pop3Command.noop, () => Effect.void)
 })
 
-/** A RETR / TOP body as a stream: the status line first, then the body chunks as they arrive. */
+/**
+ * A RETR / TOP body as a stream: the status line first, then the body chunks as they arrive.
+ * `lend`: the chunks of one pull are released (`Wire.recycle`) when the consumer pulls again.
+ */
 const body = (
   connection: Pop3Connection<"Authenticated">,
   command: Pop3Command.Retr | Pop3Command.Top,
-  span: string
+  span: string,
+  lend: boolean
 ): Stream.Stream<Uint8Array, Failure> =>
   Stream.unwrap(
     Effect.gen(function*() {
@@ -552,6 +612,7 @@ const body = (
       yield* Connection.check(connection)
       const state = yield* Flight.stateOf(session, Pop3Dialect.state)
       const encoded = yield* Flight.encodeAll([command])
+      if (lend) yield* session.wire.lend
       let reading = false
       // Whatever stops the stream early, the rest of the answer is read before the lock is released.
       yield* Effect.addFinalizer(() => (reading ? drainBody(session) : Effect.void))
@@ -564,27 +625,26 @@ const body = (
         reading = false
         return yield* Effect.fail(Flight.refused(command, status))
       }
+      const batch = Effect.flatMap(session.wire.nextBatch("data"), (frames) => {
+        const out: Array<Uint8Array> = []
+        for (const frame of frames) {
+          if (frame._tag === "BodyChunk") out.push(frame.bytes)
+          else if (frame._tag === "BodyEnd") reading = false
+          else return Effect.fail(Flight.violation("data", `unexpected ${frame._tag} frame in a body`))
+        }
+        return Arr.isReadonlyArrayNonEmpty(out) ? Effect.succeed(out) : pull
+      })
       const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Failure | Cause.Done> = Effect.suspend(() =>
-        reading
-          ? Effect.flatMap(session.wire.nextBatch("data"), (frames) => {
-            const out: Array<Uint8Array> = []
-            for (const frame of frames) {
-              if (frame._tag === "BodyChunk") out.push(frame.bytes)
-              else if (frame._tag === "BodyEnd") reading = false
-              else return Effect.fail(Flight.violation("data", `unexpected ${frame._tag} frame in a body`))
-            }
-            return Arr.isReadonlyArrayNonEmpty(out) ? Effect.succeed(out) : pull
-          })
-          : Cause.done()
+        reading ? (lend ? Effect.andThen(session.wire.recycle, batch) : batch) : Cause.done()
       )
       return Stream.fromPull(Effect.succeed(pull))
     }).pipe(Effect.withSpan(span))
   )
 
-/** Reads the rest of a body and drops it; a wire that fails meanwhile is closed (fail closed). */
+/** Reads the rest of a body and drops it (releasing lent chunks); a wire that fails meanwhile is closed. */
 const drainBody = (session: Pop3Dialect.Session): Effect.Effect<void> => {
   const loop: Effect.Effect<void, MailError.MailError> = Effect.flatMap(
-    session.wire.nextBatch("data"),
+    Effect.andThen(session.wire.recycle, session.wire.nextBatch("data")),
     (frames) => (frames.some((f) => f._tag === "BodyEnd") ? Effect.void : loop)
   )
   return Effect.catch(loop, () => session.wire.destroy)
@@ -599,7 +659,26 @@ const drainBody = (session: Pop3Dialect.Session): Effect.Effect<void> => {
  * @since 0.1.0
  */
 export const retrieve = (connection: Pop3Connection<"Authenticated">, msg: number): Stream.Stream<Uint8Array, Failure> =>
-  body(connection, Pop3Command.retr(msg), "Pop3.retrieve")
+  body(connection, Pop3Command.retr(msg), "Pop3.retrieve", false)
+
+/**
+ * RETR with lent chunks, for big messages: runs `f` on each body chunk in order, and gives the
+ * chunk's memory back as soon as `f`'s effect for it (and the other chunks of the same read)
+ * completes — the chunk is a view of the decrypted bytes, detached afterwards, so keeping it
+ * gives an empty array: copy what you keep. Peak memory then stays a few reads' worth whatever
+ * the size and however rarely the garbage collector runs (with `retrieve`, chunks the consumer
+ * dropped stay resident until the next collection: tens of MB during a fast 50 MB transfer).
+ * Chunks are released only over TLS (or compression), where this process made them.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const retrieveEach = <E, R>(
+  connection: Pop3Connection<"Authenticated">,
+  msg: number,
+  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+): Effect.Effect<void, Failure | E, R> =>
+  Stream.runForEach(body(connection, Pop3Command.retr(msg), "Pop3.retrieveEach", true), f)
 
 /**
  * TOP (RFC 1939 §7): the header, the blank line and the first `lines` lines of the body, as a stream.
@@ -611,7 +690,22 @@ export const top = (
   connection: Pop3Connection<"Authenticated">,
   msg: number,
   lines: number
-): Stream.Stream<Uint8Array, Failure> => body(connection, Pop3Command.top(msg, lines), "Pop3.top")
+): Stream.Stream<Uint8Array, Failure> => body(connection, Pop3Command.top(msg, lines), "Pop3.top", false)
+
+/**
+ * The capabilities a flight's window depends on (PIPELINING), asked now over TLS when the login
+ * skipped the re-query (`session` with a named mechanism; CAPA is valid in TRANSACTION, RFC 2449 §5).
+ * A plaintext session never asks (it is never pipelined). The caller holds the session lock.
+ */
+const capabilitiesOverTls = (
+  session: Pop3Dialect.Session
+): Effect.Effect<Pop3Capabilities.Pop3Capabilities | undefined, MailError.MailError> =>
+  session.capabilities !== undefined || session.wire.tls() === undefined
+    ? Effect.succeed(session.capabilities)
+    : Effect.tap(Connection.exchange(session, session.protocol.capabilities()), (caps) =>
+      Effect.sync(() => {
+        session.capabilities = caps
+      }))
 
 /** Starts a flight under the stream's scope; the finalizer drains what was sent and not read. */
 const flight = <C extends TransactionCommand>(
@@ -625,7 +719,9 @@ const flight = <C extends TransactionCommand>(
     yield* Connection.check(connection)
     const state = yield* Flight.stateOf(session, Pop3Dialect.state)
     const encoded = yield* Flight.encodeAll(commands)
-    const window = Flight.windowFor(session.capabilities, options?.window ?? DEFAULT_WINDOW)
+    const wanted = options?.window ?? DEFAULT_WINDOW
+    const capabilities = commands.length > 1 && wanted > 1 ? yield* capabilitiesOverTls(session) : session.capabilities
+    const window = Flight.windowFor(capabilities, wanted)
     const started = Flight.make(session, state, encoded, window, track(state))
     yield* Effect.addFinalizer(() => started.drain)
     return started

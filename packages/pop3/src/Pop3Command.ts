@@ -553,11 +553,19 @@ const checkLang = (tag: string): Result.Result<void, CodecError.EncodeError> =>
  * @since 0.1.0
  */
 export const initialResponseFits = (mechanism: string, responseLength: number): boolean =>
-  authLineLength(mechanism, responseLength) <= MAX_LINE
+  // An empty response is sent as "=".
+  authLineFits(mechanism, responseLength === 0 ? 1 : Math.ceil(responseLength / 3) * 4)
 
-const authLineLength = (mechanism: string, responseLength: number): number =>
-  // "AUTH " mechanism " " base64 CRLF; an empty response is "=".
-  5 + mechanism.length + 1 + (responseLength === 0 ? 1 : Math.ceil(responseLength / 3) * 4) + 2
+/**
+ * Whether `AUTH mechanism <initial response>` fits in 255 octets with its CRLF when the response
+ * takes `encodedLength` octets on the wire (base64, or "=") (RFC 2449 §4, RFC 5034 §4).
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const authLineFits = (mechanism: string, encodedLength: number): boolean =>
+  // "AUTH " mechanism " " response CRLF
+  5 + mechanism.length + 1 + encodedLength + 2 <= MAX_LINE
 
 interface Line {
   readonly text: string

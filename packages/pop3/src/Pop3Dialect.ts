@@ -114,10 +114,10 @@ const fixed = (s: State, command: Fixed): Dialect.Outgoing => {
 }
 
 /**
- * `AUTH mechanism [initial-response]`. RFC 5034 §4 limits the line to 255 octets; a longer initial
- * response (a long OAuth token) would have to wait for a first empty challenge, which core's SASL
- * engine cannot do once it has produced the response, so the line is sent as it is: servers read
- * AUTH lines far longer than that (Dovecot up to its 4 KiB input buffer).
+ * `AUTH mechanism [initial-response]`. An initial response that would make the line longer than
+ * 255 octets (a long OAuth token) never gets here: `sasl.initialResponse` keeps it for the
+ * server's first empty challenge (RFC 5034 §4). Should the encoder refuse the line anyway, it is
+ * sent as it is (servers read far longer AUTH lines: Dovecot up to its 4 KiB input buffer).
  */
 const authStart = (s: State, mechanism: string, initial: Redacted.Redacted<Uint8Array> | undefined): Dialect.Outgoing => {
   const command = Pop3Command.auth(mechanism, initial)
@@ -255,8 +255,9 @@ const makeSession = (): Dialect.Session<Pop3Response.Frame, Pop3Capabilities.Pop
     startTls: startTlsCommand(s),
     sasl: {
       mechanisms: (capabilities) => capabilities.sasl,
-      // RFC 5034 §4: AUTH always takes an initial response.
-      initialResponse: () => true,
+      // RFC 5034 §4: the initial response goes with AUTH when the line fits 255 octets; otherwise
+      // AUTH goes alone and the response answers the server's first (empty) "+ " challenge.
+      initialResponse: (_capabilities, mechanism, length) => Pop3Command.authLineFits(mechanism, length),
       start: (mechanism, initial) => authStart(s, mechanism, initial),
       respond: (response) => fixed(s, Pop3Command.authContinue(response)),
       cancel: () => fixed(s, Pop3Command.authCancel),

@@ -108,6 +108,11 @@ export interface Parser extends Framer.Framer<Pop3Response.Frame> {
   readonly pendingPreview: () => Uint8Array
   /** Expectations queued and not yet completely answered. */
   readonly inFlight: () => number
+  /**
+   * Always false: what the parser keeps between pushes (a partial line, collected lines) is
+   * copied, so a pushed chunk is referenced only by the frames returned for it (`Wire.lend`).
+   */
+  readonly retains: (buffer: ArrayBufferLike) => boolean
 }
 
 const LF = 0x0a
@@ -446,7 +451,8 @@ export const makeParser = (options?: ParserOptions): Parser => {
     push,
     buffered,
     pendingPreview,
-    inFlight: () => kinds.length - head
+    inFlight: () => kinds.length - head,
+    retains: () => false
   }
 }
 

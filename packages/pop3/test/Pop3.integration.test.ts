@@ -129,6 +129,33 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("real Dovecot", () => {
       assert.isAtLeast(result.stat.count, 1000)
     }))
 
+  it.live("named PLAIN (STLS and POP3S): AUTH right after the handshake, CAPA asked later over TLS", () =>
+    Effect.gen(function*() {
+      const named = { credentials, authenticate: { mechanisms: ["PLAIN"] } }
+      for (const port of [env["MAILTEST_POP3_PORT"], env["MAILTEST_POP3S_PORT"]]) {
+        const security = port === env["MAILTEST_POP3S_PORT"] ? "implicit-tls" as const : "starttls" as const
+        const { sent, result } = yield* Effect.scoped(Effect.gen(function*() {
+          const proxy = yield* Proxy.start({ targetPort: Number(port) })
+          const result = yield* run(Effect.gen(function*() {
+            const authed = yield* Pop3Client.session({ ...options(port), port: proxy.port, security, ...named })
+            const known = authed.session.capabilities
+            const caps = yield* Pop3Client.capabilities(authed)
+            const messages = yield* Stream.runCollect(Pop3Client.retrieveAll(authed, [1, 2]))
+            yield* leave(authed)
+            return { known, caps, sizes: messages.map((m) => m.bytes.length) }
+          }))
+          return { sent: Proxy.text(proxy.sessions[0]!, "client-to-server"), result }
+        }))
+        assert.isUndefined(result.known)
+        // Dovecot's TRANSACTION-state CAPA over TLS: PIPELINING, no STLS.
+        assert.deepStrictEqual([result.caps.pipelining, result.caps.top, result.caps.stls], [true, true, false])
+        assert.strictEqual(result.sizes.length, 2)
+        // Nothing but STLS before the ClientHello.
+        if (security === "starttls") assert.isTrue(sent.startsWith("STLS\r\n\x16"))
+        assert.notInclude(sent, password)
+      }
+    }))
+
   it.live("1000 × 10 KB retrieved pipelined over STLS, byte-exact against the Maildir files and LIST sizes", () =>
     Effect.gen(function*() {
       const fileFor = maildirFiles()
@@ -156,6 +183,29 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("real Dovecot", () => {
       assert.isAtLeast(seeded, 1000)
       assert.isAtLeast(compared, 1000)
     }), 60_000)
+
+  it.live("retrieveEach over STLS: byte-exact against the Maildir file, every lent read released", () =>
+    Effect.gen(function*() {
+      const fileFor = maildirFiles()
+      const { copies, seen, uid } = yield* run(Effect.gen(function*() {
+        const authed = yield* Pop3Client.session({ ...options(env["MAILTEST_POP3_PORT"]), credentials })
+        const uids = yield* Pop3Client.uidl(authed)
+        const copies: Array<Uint8Array> = []
+        const seen: Array<Uint8Array> = []
+        yield* Pop3Client.retrieveEach(authed, uids[0]!.msg, (chunk) =>
+          Effect.sync(() => {
+            seen.push(chunk)
+            copies.push(new Uint8Array(chunk))
+          }))
+        yield* leave(authed)
+        return { copies, seen, uid: uids[0]!.uid }
+      }))
+      const file = fileFor(uid)
+      if (file !== undefined) assert.isTrue(Buffer.from(file).equals(Buffer.concat(copies)))
+      // Node hands each decrypted TLS record over in a buffer of its own: all of them went back.
+      assert.isAbove(seen.length, 1)
+      assert.isTrue(seen.every((chunk) => chunk.byteLength === 0))
+    }))
 
   it.live("the plaintext-only twin is refused under the default policy: only STLS crossed the wire", () =>
     Effect.gen(function*() {

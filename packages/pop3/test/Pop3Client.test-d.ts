@@ -43,10 +43,24 @@ describe("connecting", () => {
     expectTypeOf(Pop3Client.startTls(plain)).toEqualTypeOf<
       Effect.Effect<Pop3Client.Pop3Connection<"Secure">, MailError.MailError>
     >()
+    expectTypeOf(Pop3Client.startTls(plain, { deferCapabilities: true })).toEqualTypeOf<
+      Effect.Effect<Pop3Client.Pop3Connection<"Secure">, MailError.MailError>
+    >()
     // @ts-expect-error already TLS
     Pop3Client.startTls(secure)
     // @ts-expect-error already TLS and logged in
     Pop3Client.startTls(authed)
+  })
+
+  it("session names its mechanism like ImapClient.session; the named path needs nothing more", () => {
+    const named = Pop3Client.session({ ...options, credentials: password, authenticate: { mechanisms: ["PLAIN"] } })
+    expectTypeOf(named).toEqualTypeOf<
+      Effect.Effect<Pop3Client.Pop3Connection<"Authenticated">, MailError.MailError, Transport | Scope.Scope>
+    >()
+    const optedOut = { mechanisms: ["PLAIN"], withoutCapabilities: false }
+    expectTypeOf(Pop3Client.session({ ...options, credentials: password, authenticate: optedOut })).toEqualTypeOf(named)
+    // @ts-expect-error the option is a boolean
+    Pop3Client.session({ ...options, credentials: password, authenticate: { withoutCapabilities: "yes" } })
   })
 
   it("trusted capabilities only once TLS is up", () => {

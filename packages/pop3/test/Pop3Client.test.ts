@@ -94,6 +94,46 @@ describe("logins", () => {
       )
     }))
 
+  it.live("RFC 5034 §4: an initial response that would make AUTH exceed 255 octets goes after the first '+ '", () =>
+    Effect.gen(function*() {
+      const token = "t".repeat(400)
+      const ir = Buffer.from(`user=test\x01auth=Bearer ${token}\x01\x01`).toString("base64")
+      const { exit, recording } = yield* H.against(
+        `${H.stls(["SASL XOAUTH2"])}
+        C: AUTH XOAUTH2
+        S: +
+        C: ${ir}
+        S: +OK Logged in.`,
+        Effect.map(
+          Pop3Client.session({ ...H.options, credentials: Credentials.oauth2({ username: "test", token: Redacted.make(token) }) }),
+          (c) => c.state
+        )
+      )
+      assert.strictEqual(value(exit), "Authenticated")
+      assert.deepStrictEqual(H.tlsChunks(recording), ["CAPA\r\n", "AUTH XOAUTH2\r\n", `${ir}\r\n`])
+    }))
+
+  it.live("PLAIN at the 255-octet boundary: a 253-octet AUTH line inline, one more response byte deferred", () =>
+    Effect.gen(function*() {
+      // "\0test\0" + password: 180 bytes → 240 base64 → "AUTH PLAIN " + 240 + CRLF = 253 octets; 181 → 257.
+      for (const [length, inline] of [[174, true], [175, false]] as const) {
+        const password = "p".repeat(length)
+        const ir = Buffer.from(`\0test\0${password}`).toString("base64")
+        const exchange = inline ? `C: AUTH PLAIN ${ir}\nS: +OK` : `C: AUTH PLAIN\nS: + \nC: ${ir}\nS: +OK`
+        const { exit, recording } = yield* H.against(
+          `${H.stls(["SASL PLAIN"])}\n${exchange}`,
+          Effect.map(
+            Pop3Client.session({ ...H.options, credentials: Credentials.password({ username: "test", password: Redacted.make(password) }) }),
+            (c) => c.state
+          )
+        )
+        assert.strictEqual(value(exit), "Authenticated")
+        const lines = H.tlsChunks(recording).slice(1)
+        assert.deepStrictEqual(lines, inline ? [`AUTH PLAIN ${ir}\r\n`] : ["AUTH PLAIN\r\n", `${ir}\r\n`])
+        assert.isAtMost(lines[0]!.length, 255)
+      }
+    }))
+
   it.live("AUTH LOGIN: challenges (+ base64) answered line by line", () =>
     Effect.gen(function*() {
       const b64 = (s: string) => Buffer.from(s).toString("base64")

@@ -147,6 +147,16 @@ describe("Pop3Command validation", () => {
     assert.isTrue(Pop3Command.initialResponseFits("EXTERNAL", 0))
   })
 
+  it("authLineFits counts the response as sent (base64 or \"=\"): 255 octets with CRLF at most", () => {
+    // "AUTH PLAIN " (11) + response + CRLF (2) ≤ 255.
+    assert.isTrue(Pop3Command.authLineFits("PLAIN", 242))
+    assert.isFalse(Pop3Command.authLineFits("PLAIN", 243))
+    fc.assert(fc.property(fc.constantFrom("PLAIN", "XOAUTH2", "SCRAM-SHA-256-PLUS"), fc.nat(400), (mechanism, n) =>
+      Pop3Command.initialResponseFits(mechanism, n) ===
+        Pop3Command.authLineFits(mechanism, n === 0 ? 1 : Buffer.from("x".repeat(n)).toString("base64").length)
+    ))
+  })
+
   it("never encodes a text argument holding CR, LF or NUL", () => {
     const withControl = fc.tuple(fc.string(), fc.constantFrom("\r", "\n", "\0"), fc.string()).map(([a, c, b]) => a + c + b)
     fc.assert(

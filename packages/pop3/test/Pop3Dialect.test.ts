@@ -340,14 +340,18 @@ describe("A31: response injection after STLS's +OK (POP3)", () => {
 
   it.live("A11: plaintext written after the +OK, before the handshake, breaks TLS (TlsFailure NotTls)", () =>
     Effect.gen(function*() {
-      const server = yield* Pop3Server.make({
-        faults: [{ _tag: "RawReply", command: "STLS", bytes: ["+OK Begin TLS\r\n", "+OK\r\nUSER\r\n.\r\n"], then: "continue", pauseMs: 30 }]
-      })
-      const exit = yield* Effect.exit(Effect.scoped(session).pipe(Effect.provide(H.serving(server))))
-      const reason = reasonOf(exit)
-      assert.strictEqual(reason._tag === "TlsFailure" ? reason.kind : reason._tag, "NotTls")
-      const [ended] = yield* server.awaitEnded(1)
-      assertNoCredentials(ended!.recording)
+      // "startTls": the server also switches (its handshake then fails with the client's).
+      for (const then of ["continue", "startTls"] as const) {
+        const server = yield* Pop3Server.make({
+          faults: [{ _tag: "RawReply", command: "STLS", bytes: ["+OK Begin TLS\r\n", "+OK\r\nUSER\r\n.\r\n"], then, pauseMs: 30 }]
+        })
+        const exit = yield* Effect.exit(Effect.scoped(session).pipe(Effect.provide(H.serving(server))))
+        const reason = reasonOf(exit)
+        assert.strictEqual(reason._tag === "TlsFailure" ? reason.kind : reason._tag, "NotTls")
+        const [ended] = yield* server.awaitEnded(1)
+        if (then === "startTls") assert.strictEqual(ended!.end._tag, "HandshakeFailed")
+        assertNoCredentials(ended!.recording)
+      }
     }))
 })
 
@@ -382,8 +386,10 @@ describe("A32: capabilities cached across STLS (POP3)", () => {
   it.live("restricted to PLAIN while TLS offers only SCRAM → NoUsableMechanism, nothing sent", () =>
     Effect.gen(function*() {
       const server = yield* Pop3Server.make(config)
+      // CAPA first: not the named-mechanism path (Pop3Client.fast.test.ts has that one).
+      const restricted = { mechanisms: ["PLAIN"], withoutCapabilities: false }
       const exit = yield* Effect.exit(
-        Pop3Client.session({ ...H.options, credentials, authenticate: { mechanisms: ["PLAIN"] } }).pipe(
+        Pop3Client.session({ ...H.options, credentials, authenticate: restricted }).pipe(
           Effect.scoped,
           Effect.provide(H.serving(server))
         )
@@ -571,24 +577,14 @@ describe("A28: the opportunistic policy (explicit layer)", () => {
     return { events, layer: SecurityEvents.layer((e) => Effect.sync(() => events.push(e))) }
   }
 
-  it.live("A29 replayed with the layer: stays Plain, a Downgrade event; credentials still need PlaintextAuth", () =>
+  /** `opportunistic` on `transcript`, then USER / PASS under the plaintext layer. */
+  const plainLogin = (transcript: string) =>
     Effect.gen(function*() {
       const sink = collect()
-      const script = H.scripted(`
-        S: +OK POP3 server ready.
-        C: CAPA
-        S: +OK
-        S+ USER
-        S+ .
-        C: USER test
-        S: +OK
-        C: PASS ${SECRET}
-        S: +OK Logged in.
-      `)
+      const script = H.scripted(transcript)
       const state = yield* Effect.gen(function*() {
         const connection = yield* Pop3Client.opportunistic(H.options)
-        assert.strictEqual(connection.state, "Plain")
-        if (connection.state !== "Plain") return "unexpected"
+        if (connection.state !== "Plain") return connection.state
         const authed = yield* Pop3Client.login(connection, credentials).pipe(
           Effect.provide(TlsPolicy.allowPlaintextAuthDangerously)
         )
@@ -597,9 +593,58 @@ describe("A28: the opportunistic policy (explicit layer)", () => {
         Effect.scoped,
         Effect.provide(Layer.mergeAll(script.layer, TlsPolicy.opportunisticStartTlsDangerously, sink.layer))
       )
-      assert.strictEqual(state, "Authenticated")
-      assert.deepStrictEqual(sink.events.map((e) => e._tag), ["Downgrade", "PlaintextAuthentication"])
       yield* script.recording
+      return { state, events: sink.events }
+    })
+  const userPass = `
+    C: USER test
+    S: +OK
+    C: PASS ${SECRET}
+    S: +OK Logged in.
+  `
+
+  it.live("A29 replayed with the layer: stays Plain, a Downgrade event; credentials still need PlaintextAuth", () =>
+    Effect.gen(function*() {
+      const { events, state } = yield* plainLogin(`
+        S: +OK POP3 server ready.
+        C: CAPA
+        S: +OK
+        S+ USER
+        S+ .
+        ${userPass}
+      `)
+      assert.strictEqual(state, "Authenticated")
+      assert.deepStrictEqual(events.map((e) => e._tag), ["Downgrade", "PlaintextAuthentication"])
+    }))
+
+  it.live("CAPA answered -ERR (a server without CAPA), with the layer: Downgrade, Plain, USER/PASS allowed", () =>
+    Effect.gen(function*() {
+      const { events, state } = yield* plainLogin(`
+        S: +OK POP3 server ready.
+        C: CAPA
+        S: -ERR Unknown command.
+        ${userPass}
+      `)
+      assert.strictEqual(state, "Authenticated")
+      assert.deepStrictEqual(events.map((e) => e._tag), ["Downgrade", "PlaintextAuthentication"])
+      const downgrade = events[0]
+      assert.include(downgrade?._tag === "Downgrade" ? downgrade.reason : "", "capabilities refused")
+    }))
+
+  it.live("a malformed CAPA answer is not a refusal: the opportunistic connection fails, no downgrade", () =>
+    Effect.gen(function*() {
+      const sink = collect()
+      const script = H.scripted(`
+        S: +OK ready
+        C: CAPA
+        S: hello?
+      `)
+      const exit = yield* Effect.exit(Pop3Client.opportunistic(H.options)).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.mergeAll(script.layer, TlsPolicy.opportunisticStartTlsDangerously, sink.layer))
+      )
+      assert.strictEqual(reasonOf(exit)._tag, "ProtocolViolation")
+      assert.deepStrictEqual(sink.events, [])
     }))
 
   it.live("STLS listed but refused, with the layer: Downgrade, Plain", () =>

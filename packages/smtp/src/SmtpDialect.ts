@@ -165,7 +165,8 @@ const make_ = (protocol: "SMTP" | "LMTP", clientName: string): SmtpDialect => ({
       needsReset: false,
       plaintext: undefined
     }
-    // Oversized initial responses go after the first 334 instead (RFC 4954 §4); see `sasl.start`.
+    // An initial response the encoder refuses although `initialResponse` let it through (not
+    // expected: both apply RFC 4954 §4's limit) is reported at the first 334; see `sasl.start`.
     let deferredInitial = false
     const session: Dialect.Session<SmtpReply.SmtpReply, SmtpExtensions.SmtpExtensions> = {
       // RFC 5321 §4.3.2: 220 opens the session; 554 (or anything else) refuses it.
@@ -182,8 +183,10 @@ const make_ = (protocol: "SMTP" | "LMTP", clientName: string): SmtpDialect => ({
       startTls: () => ({ ...outgoing(SmtpCommand.startTls), phase: "starttls", onFrame: startTlsStep(protocol, state) }),
       sasl: {
         mechanisms: (extensions) => extensions.auth,
-        // RFC 4954 §4: AUTH always takes an initial response.
-        initialResponse: () => true,
+        // RFC 4954 §4: AUTH takes the initial response when the line fits; a longer one is sent
+        // after the server's first (empty) 334.
+        initialResponse: (_extensions, mechanism, length) =>
+          `AUTH ${mechanism} `.length + length + 2 <= SmtpCommand.maxAuthLineLength,
         start: (mechanism, initial) => {
           const full = SmtpCommand.encodeWithRedaction(SmtpCommand.auth(mechanism, initial))
           if (Result.isSuccess(full)) return { bytes: [full.success.bytes], trace: full.success.trace }

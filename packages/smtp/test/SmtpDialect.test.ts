@@ -86,7 +86,10 @@ describe("SmtpDialect", () => {
     })
     assert.strictEqual(sasl.onFrame(reply(334, "%%%"))._tag, "Violation")
     assert.strictEqual(sasl.onFrame(reply(250, "ok"))._tag, "Violation")
-    assert.isTrue(sasl.initialResponse(SmtpExtensions.parseEhlo(reply(250, "mx"))))
+    // RFC 4954 §4: inline while "AUTH PLAIN " + response + CRLF fits 12288 octets.
+    const ehlo = SmtpExtensions.parseEhlo(reply(250, "mx"))
+    assert.isTrue(sasl.initialResponse(ehlo, "PLAIN", 12288 - "AUTH PLAIN \r\n".length))
+    assert.isFalse(sasl.initialResponse(ehlo, "PLAIN", 12288 - "AUTH PLAIN \r\n".length + 1))
   })
 
   it("an initial response too long for one AUTH line is not sent; the exchange stops at the server's 334", () => {

@@ -16,9 +16,13 @@
  * QRESYNC parameters), CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (patterns `*` `%`,
  * LIST-EXTENDED selection SUBSCRIBED / SPECIAL-USE, RETURN SUBSCRIBED / CHILDREN / SPECIAL-USE /
  * STATUS), LSUB, STATUS (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE HIGHESTMODSEQ RECENT),
+ * CREATE with `(USE (\attr))` (RFC 6154 §3: one attribute, else `NO [USEATTR]`) when
+ * CREATE-SPECIAL-USE is in the configured capability list (not in the defaults, as in Dovecot),
  * APPEND (flags, date, MULTIAPPEND, `UTF8 (~{n})`, APPENDUID), CHECK, CLOSE, UNSELECT, EXPUNGE,
  * UID EXPUNGE, COPY / MOVE (COPYUID), STORE (FLAGS / +FLAGS / -FLAGS, .SILENT, UNCHANGEDSINCE),
  * SEARCH (all RFC 3501 keys, MODSEQ, CHARSET UTF-8 / US-ASCII; ESEARCH RETURN MIN MAX COUNT ALL),
+ * COMPRESS=DEFLATE (RFC 4978, with `compress: true`: advertised after authentication, as Dovecot's
+ * imap_zlib plugin does; `Connection.compression` has what went through the compressed stream);
  * FETCH (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE MODSEQ, BODY[...] and
  * BODY.PEEK[...] with HEADER, HEADER.FIELDS (.NOT), TEXT, MIME, part numbers and `<o.n>`, RFC822
  * forms, ALL / FAST / FULL, CHANGEDSINCE, VANISHED), IDLE; literals `{n}`, `{n+}`, `~{n}`;
@@ -30,8 +34,8 @@
  * lists to test a client against a poorer server.
  *
  * **Not supported**: IMAP4rev2 as a mode (`ENABLE IMAP4rev2` is acknowledged only if listed, with
- * no behaviour change), BINARY fetch, SEARCHRES (`$`), SORT / THREAD, CATENATE, COMPRESS, NOTIFY,
- * METADATA, QUOTA, ACL, CREATE-SPECIAL-USE, mailbox referrals; MIME decoding in SEARCH (matching is
+ * no behaviour change), BINARY fetch, SEARCHRES (`$`), SORT / THREAD, CATENATE, NOTIFY,
+ * METADATA, QUOTA, ACL, mailbox referrals; MIME decoding in SEARCH (matching is
  * on raw bytes, case-insensitive for ASCII only); RFC 2047 / RFC 2231 decoding (values are returned
  * raw, as Dovecot does); SASLprep; keyword case folding (keywords compare exactly); \Recent is
  * counted per mailbox for STATUS, not per session; subscriptions only for existing mailboxes;
@@ -148,6 +152,11 @@ export interface Config {
     readonly afterTls?: ReadonlyArray<string> | undefined
     readonly authenticated?: ReadonlyArray<string> | undefined
   } | undefined
+  /**
+   * COMPRESS=DEFLATE (RFC 4978): appended to the authenticated capability list (Dovecot's imap_zlib
+   * plugin advertises it only after login). Default false.
+   */
+  readonly compress?: boolean | undefined
   /** SASL mechanisms accepted (and advertised in the default lists). Default PLAIN, LOGIN. */
   readonly mechanisms?: ReadonlyArray<SaslServer.MechanismName> | undefined
   /** Accept LOGIN and secret-revealing mechanisms without TLS. Default: only when `plaintext`. */
@@ -217,6 +226,8 @@ export interface Connection {
   readonly secure: () => boolean
   /** Whether the conversation has ended. */
   readonly closed: () => boolean
+  /** What went through COMPRESS=DEFLATE (`undefined` while the connection is not compressed). */
+  readonly compression: () => CompressionStats | undefined
   /**
    * Every client byte with its phase, for `Recording.assertNoSecretInPlaintext`. `outcome` is
    * `Completed` while the connection is open and after the server ended it (LOGOUT, BYE, a fault),
@@ -225,6 +236,24 @@ export interface Connection {
    * plaintext it sent before its ClientHello.
    */
   readonly recording: () => Recording.Recording
+}
+
+/**
+ * What went through a compressed connection (RFC 4978).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CompressionStats {
+  /** Compressed bytes received from the client / written to it. */
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** Every byte the client sent after the switch, inflated. */
+  readonly textIn: Uint8Array
+  /** Bytes the server wrote after the switch, before deflating. */
+  readonly textOut: number
+  /** Why the client's compressed stream could not be inflated (the server then hung up). */
+  readonly failure: string | undefined
 }
 
 /**
@@ -351,6 +380,9 @@ export const standardMailboxes: ReadonlyArray<MailboxSeed> = [
 
 const DEFAULT_DATE = Date.UTC(2020, 0, 1)
 
+const withCompress = (list: ReadonlyArray<string>, compress: boolean | undefined): ReadonlyArray<string> =>
+  compress === true && !list.some((c) => c.toUpperCase() === "COMPRESS=DEFLATE") ? [...list, "COMPRESS=DEFLATE"] : list
+
 const settingsOf = (config: Config): State.Settings => {
   const mechanisms = config.mechanisms ?? ["PLAIN", "LOGIN"]
   const security = config.security ?? "starttls"
@@ -362,7 +394,7 @@ const settingsOf = (config: Config): State.Settings => {
     capabilities: {
       beforeTls: config.capabilities?.beforeTls ?? capabilities.beforeTls,
       afterTls: config.capabilities?.afterTls ?? capabilities.afterTls(mechanisms),
-      authenticated: config.capabilities?.authenticated ?? capabilities.authenticated
+      authenticated: withCompress(config.capabilities?.authenticated ?? capabilities.authenticated, config.compress)
     },
     mechanisms,
     allowPlaintextAuth: config.allowPlaintextAuth ?? security === "plaintext",

@@ -670,6 +670,44 @@ describe("Pop3Server: faults", () => {
       assert.deepStrictEqual(chunks, ["+OK Begin TLS\r\n", "+OK injected\r\n"])
     }))
 
+  it.live("RawReply then startTls, the client's handshake fails: HandshakeFailed, and the server serves on", () =>
+    Effect.gen(function*() {
+      const split = ["+OK Begin TLS\r\n", "+OK injected\r\n"]
+      const server = yield* makeServer({
+        faults: [{ _tag: "RawReply", command: "STLS", bytes: split, then: "startTls", pauseMs: 20, times: 3 }]
+      })
+      const variants = [
+        // The client starts TLS after the first line and reads the injected one as a TLS record.
+        { options: trusted, after: undefined },
+        // The client refuses the certificate (another CA) and sends an alert.
+        { options: { ca: Certificates.selfSigned.cert, servername: "localhost" }, after: undefined },
+        // Plaintext garbage right behind the ClientHello, while the server answers it.
+        { options: trusted, after: "QUIT\r\n" }
+      ]
+      for (const variant of variants) {
+        const { client, fiber } = yield* open(server)
+        yield* client.readLine
+        yield* client.write("STLS\r\n")
+        yield* client.readLine
+        const handshake = Effect.flip(client.startTls(variant.options))
+        const error = variant.after === undefined
+          ? yield* handshake
+          : yield* Effect.andThen(Effect.forkChild(handshake), (f) => Effect.andThen(client.write(variant.after), Fiber.join(f)))
+        assert.strictEqual(error.reason === "timeout" ? "timeout" : "failed", "failed")
+        yield* client.destroy
+        const session = yield* Fiber.join(fiber)
+        assert.strictEqual(session.end._tag, "HandshakeFailed")
+        assert.isUndefined(session.user)
+      }
+      // The fault is spent: the same server still does a clean STLS and login.
+      const { client, fiber } = yield* open(server)
+      yield* upgrade(client)
+      assert.strictEqual(yield* command(client, "USER test"), "+OK\r\n")
+      assert.strictEqual(yield* command(client, "PASS secret"), "+OK Logged in.\r\n")
+      yield* quit(client)
+      assert.strictEqual((yield* Fiber.join(fiber)).user, "test")
+    }), 15_000)
+
   it.live("SplitTerminator: the final CRLF.CRLF arrives as '…\\r\\n.' and '\\r\\n' (node-pop3's hang)", () =>
     Effect.gen(function*() {
       const server = yield* makeServer({ security: "plaintext", faults: [{ _tag: "SplitTerminator", at: 3, command: "RETR" }] })

@@ -228,6 +228,15 @@ export class Framer {
     return this.held + this.partLen
   }
 
+  /** Whether a partial line or the response under way still views `buffer` (see `Wire.lend`). */
+  retains(buffer: ArrayBufferLike): boolean {
+    for (const p of this.parts) if (p.buffer === buffer) return true
+    const r = this.r
+    for (let i = 0; i < r.count; i++) if (r.bytes[i]?.buffer === buffer) return true
+    for (let i = 0; i < r.litCount; i++) if (r.lits[i]?.buffer === buffer) return true
+    return false
+  }
+
   /** The first bytes of what `buffered()` counts, for error messages. */
   pendingPreview(): Uint8Array {
     const r = this.r

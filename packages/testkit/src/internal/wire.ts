@@ -186,7 +186,13 @@ export const make = (raw: Duplex): Wire => {
       const [inner, outer] = duplexPair()
       feed = outer
       outer.on("data", (chunk: Buffer) => {
-        if (!raw.destroyed && !raw.writableEnded) raw.write(chunk)
+        if (raw.destroyed || raw.writableEnded) return
+        // Backpressure: the TLS engine's output waits while the raw side is full (a 50 MB reply
+        // is not queued in memory in front of a slow reader).
+        if (!raw.write(chunk)) {
+          outer.pause()
+          raw.once("drain", () => outer.resume())
+        }
       })
       outer.on("error", () => undefined)
       const socket = new NodeTls.TLSSocket(inner, {

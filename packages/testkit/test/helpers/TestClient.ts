@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Duplex } from "node:stream"
 import * as NodeTls from "node:tls"
+import * as Zlib from "node:zlib"
 
 export interface Received {
   readonly phase: "plain" | "tls"
@@ -22,7 +23,16 @@ export class ClientError extends Data.TaggedError("ClientError")<{
 export interface TestClient {
   /** Every chunk received so far, in order. */
   readonly received: ReadonlyArray<Received>
+  /** Writes `data` (deflated and flushed once `compressSending` was called). */
   readonly write: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Writes `data` as it is, compressed or not. */
+  readonly writeRaw: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Raw DEFLATE of `data` ended with a sync flush (RFC 4978 §4), as the next compressed write would carry it. */
+  readonly deflate: (data: string | Uint8Array) => Effect.Effect<Uint8Array>
+  /** IMAP COMPRESS (RFC 4978), client side: deflates what `write` sends from now on. */
+  readonly compressSending: () => void
+  /** Inflates what is received from now on; the bytes not read yet are the first compressed ones. */
+  readonly compressReceiving: () => void
   /** The next line (with its CRLF) as latin1 text. */
   readonly readLine: Effect.Effect<string, ClientError>
   /** Waits until `n` chunks have been received in total. */
@@ -49,12 +59,20 @@ export const make = (raw: Duplex): TestClient => {
   let closed = false
   let current: Duplex = raw
   let phase: "plain" | "tls" = "plain"
+  let inflater: Zlib.InflateRaw | undefined
+  let deflater: Zlib.DeflateRaw | undefined
+  let deflated: Array<Buffer> = []
+  let sendCompressed = false
   const notify = () => {
     for (const l of [...listeners]) l()
   }
   const onData = (chunk: Buffer) => {
     const text = chunk.toString("latin1")
     received.push({ phase, text })
+    if (inflater !== undefined) {
+      inflater.write(chunk)
+      return
+    }
     buffer += text
     notify()
   }
@@ -96,12 +114,45 @@ export const make = (raw: Duplex): TestClient => {
       orElse: () => Effect.fail(new ClientError({ reason: "timeout" }))
     }))
 
+  const writeRaw = (data: string | Uint8Array) =>
+    Effect.callback<void>((resume) => {
+      current.write(data, () => resume(Effect.void))
+    })
+  const deflate = (data: string | Uint8Array) =>
+    Effect.callback<Uint8Array>((resume) => {
+      if (deflater === undefined) {
+        deflater = Zlib.createDeflateRaw()
+        deflater.on("data", (chunk: Buffer) => deflated.push(chunk))
+      }
+      const engine = deflater
+      engine.write(typeof data === "string" ? Buffer.from(data, "latin1") : data)
+      engine.flush(Zlib.constants.Z_SYNC_FLUSH, () => {
+        const out = Buffer.concat(deflated)
+        deflated = []
+        resume(Effect.succeed(out))
+      })
+    })
+
   return {
     received,
-    write: (data) =>
-      Effect.callback<void>((resume) => {
-        current.write(data, () => resume(Effect.void))
-      }),
+    write: (data) => (sendCompressed ? Effect.flatMap(deflate(data), writeRaw) : writeRaw(data)),
+    writeRaw,
+    deflate,
+    compressSending: () => {
+      sendCompressed = true
+    },
+    compressReceiving: () => {
+      const engine = Zlib.createInflateRaw()
+      inflater = engine
+      engine.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString("latin1")
+        notify()
+      })
+      engine.on("error", onClosed)
+      const rest = buffer
+      buffer = ""
+      if (rest.length > 0) engine.write(Buffer.from(rest, "latin1"))
+    },
     readLine: waitFor(() => {
       const lf = buffer.indexOf("\n")
       if (lf === -1) return undefined
@@ -132,6 +183,8 @@ export const make = (raw: Duplex): TestClient => {
       current.end()
     }),
     destroy: Effect.sync(() => {
+      inflater?.destroy()
+      deflater?.destroy()
       current.destroy()
       raw.destroy()
     })

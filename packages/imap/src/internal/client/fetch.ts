@@ -24,6 +24,7 @@ import * as ImapError from "../../ImapError.ts"
 import type * as ImapResponse from "../../ImapResponse.ts"
 import * as SequenceSet from "../../SequenceSet.ts"
 import * as Command from "./command.ts"
+import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
 /** What a FETCH stream needs from the caller: a current session with the mailbox selected. */
@@ -33,15 +34,19 @@ export type Acquire = Effect.Effect<
   Scope.Scope
 >
 
-/** Takes the lock for the stream's lifetime, then checks the handle (`check`) under it. */
+/**
+ * Takes the lock for the stream's lifetime (alone: pipelined commands finish first, see
+ * `pipeline.ts`), then checks the handle (`check`) under it.
+ */
 export const acquire = (
   lockOf: State.Session,
   check: Effect.Effect<State.Selection, MailError.MailError>
 ): Acquire =>
-  Effect.andThen(
-    Semaphore.takeScoped(lockOf.lock, 1),
-    Effect.map(check, (selection) => ({ session: lockOf, selection }))
-  )
+  Pipeline.exclusive(lockOf, (acquired) =>
+    Effect.andThen(
+      Semaphore.takeScoped(lockOf.lock, 1),
+      Effect.andThen(acquired, Effect.map(check, (selection) => ({ session: lockOf, selection })))
+    ))
 
 type Frames = ReadonlyArray<ImapResponse.Frame>
 
@@ -51,6 +56,8 @@ interface Consumer<A> {
     frame: Exclude<ImapResponse.Frame, ImapResponse.Tagged | ImapResponse.Continuation | ImapResponse.Condition>,
     out: Array<A>
   ) => MailError.MailError | undefined
+  /** At the tagged OK: a failure when the reply did not give what was asked for. */
+  readonly end?: (() => ImapError.ImapError | undefined) | undefined
 }
 
 /**
@@ -60,10 +67,13 @@ interface Consumer<A> {
 const run = <A>(
   acquired: Acquire,
   command: ImapCommand.Fetch,
-  consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>
+  consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>,
+  lend = false
 ): Stream.Stream<A, ImapError.ImapError | MailError.MailError> =>
   Stream.unwrap(Effect.gen(function*() {
     const { selection, session } = yield* acquired
+    // Lent output (`bytes` for `downloadEach`): what one pull emitted is released at the next.
+    if (lend) yield* session.wire.lend
     const state = State.of(session)
     const tag = State.nextTag(state)
     const encoded = ImapCommand.encode(tag, command, {
@@ -86,6 +96,7 @@ const run = <A>(
       lines.push(part.bytes)
     }
     yield* session.wire.write(lines, [encoded.success.redacted])
+    const nextBatch = lend ? Effect.andThen(session.wire.recycle, session.wire.nextBatch("command")) : session.wire.nextBatch("command")
     const handler = consumer(session, state, selection)
     let done = false
     let failure: ImapError.ImapError | MailError.MailError | undefined
@@ -105,7 +116,7 @@ const run = <A>(
           switch (c._tag) {
             case "Tagged":
               done = true
-              if (c.reply.status !== "OK") failure = Command.refusal("FETCH", c.reply)
+              failure = c.reply.status !== "OK" ? Command.refusal("FETCH", c.reply) : handler.end?.()
               break
             case "Bye":
               done = true
@@ -132,7 +143,7 @@ const run = <A>(
       .suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
         if (done) return Cause.done()
-        return Effect.flatMap(session.wire.nextBatch("command"), (frames) => {
+        return Effect.flatMap(nextBatch, (frames) => {
           const out: Array<A> = []
           step(frames, out)
           const flushed = state.events.length > 0 || state.notices.length > 0
@@ -157,7 +168,9 @@ const unusable = (session: State.Session, error: MailError.MailError): MailError
 /** Reads and drops the rest of an abandoned FETCH reply; closes the connection if that fails. */
 const drain = (session: State.Session, state: State.State, tag: string): Effect.Effect<void> => {
   if (session.state === "Closed") return session.wire.destroy
-  const loop: Effect.Effect<void, MailError.MailError> = Effect.flatMap(session.wire.nextBatch("command"), (frames) => {
+  // (`recycle` releases what the previous batch lent, when the stream lends; a no-op otherwise.)
+  const next = Effect.andThen(session.wire.recycle, session.wire.nextBatch("command"))
+  const loop: Effect.Effect<void, MailError.MailError> = Effect.flatMap(next, (frames) => {
     for (const frame of frames) {
       if (frame._tag === "Tagged") {
         if (frame.tag !== tag) return Effect.fail(violation(Command.notInFlight(frame.tag)))
@@ -191,7 +204,8 @@ export interface Message {
   readonly attributes: ImapResponse.FetchAttributes
 }
 
-interface Assembling {
+/** A literal the parser streamed, assembled for the FETCH response that follows it. */
+export interface Assembling {
   readonly item: "BODY" | "BINARY"
   readonly section: string
   readonly origin: number | undefined
@@ -228,7 +242,7 @@ const sectionBytes = (
 
 const isHeader = (section: string) => section.toUpperCase().startsWith("HEADER")
 
-const message = (response: ImapResponse.Fetch, assembled: ReadonlyArray<Assembling>): Message => {
+export const message = (response: ImapResponse.Fetch, assembled: ReadonlyArray<Assembling>): Message => {
   let a = response.attributes
   if (assembled.length > 0) {
     a = {
@@ -291,7 +305,7 @@ const attributeOf = (item: ImapCommand.FetchItem): keyof ImapResponse.FetchAttri
  * the attributes asked for (an unsolicited FETCH, RFC 9051 §7.5.2, carries FLAGS only: when more
  * was asked for, it is told apart by that).
  */
-const answers = (command: ImapCommand.Fetch) => {
+export const answers = (command: ImapCommand.Fetch) => {
   const wanted = new Set<keyof ImapResponse.FetchAttributes>()
   for (const item of command.items) {
     const attribute = attributeOf(item)
@@ -358,20 +372,33 @@ export const messages = (
     }
   })
 
-/** FETCH of one section of one message: its bytes as they arrive. */
+/**
+ * FETCH of one section of one message: its bytes as they arrive. A reply without the section
+ * (no such message, or `NIL` for one expunged meanwhile) fails with `NotFound`.
+ */
 export const bytes = (
   acquired: Acquire,
-  command: ImapCommand.Fetch
+  command: ImapCommand.Fetch,
+  lend = false
 ): Stream.Stream<Uint8Array, ImapError.ImapError | MailError.MailError> =>
   run(acquired, command, (_session, state, selection) => {
     const belongs = answers(command)
     let streaming = false
     let seen = false
+    let delivered = false
     return {
+      end: () =>
+        delivered ? undefined : ImapError.make(
+          new ImapError.NotFound({
+            command: command.uid ? "UID FETCH" : "FETCH",
+            what: `message ${command.uid ? "UID " : ""}${SequenceSet.format(command.set)}`
+          })
+        ),
       frame: (frame, out) => {
         switch (frame._tag) {
           case "LiteralStart":
             streaming = !seen
+            delivered ||= streaming
             seen = true
             return undefined
           case "LiteralChunk":
@@ -386,6 +413,7 @@ export const bytes = (
               const section = frame.attributes.bodySections?.[0] ?? frame.attributes.binarySections?.[0]
               if (section !== undefined) {
                 seen = true
+                delivered ||= section.bytes !== null || section.streamed === true
                 if (section.bytes !== null && section.bytes.length > 0) out.push(section.bytes)
               }
             }
@@ -397,4 +425,4 @@ export const bytes = (
         }
       }
     }
-  })
+  }, lend)

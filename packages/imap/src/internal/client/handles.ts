@@ -1,7 +1,10 @@
 /**
  * Handle plumbing of the IMAP client: the connection behind any handle, and running an operation
- * under the session's lock with the IMAP state settled and its events published afterwards (a
- * Selected handle also checks that its selection is still the current one).
+ * with the IMAP state settled and its events published afterwards (a Selected handle also checks
+ * that its selection is still the current one). An operation either runs alone under the
+ * session's lock (`withState`, `withSelection`: barriers, streams, anything that reads the wire
+ * itself) or sends its commands through the pipeline (`pipelined`, `pipelinedSelection`: the
+ * handle is checked again when each command is written).
  *
  * @internal
  */
@@ -9,6 +12,7 @@ import * as Connection from "@starttls/core/Connection"
 import * as MailError from "@starttls/core/MailError"
 import * as Effect from "effect/Effect"
 import type { Any, Authenticated, ImapConnection, Selected } from "../../ImapClient.ts"
+import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
 export const connectionOf = (handle: Any): ImapConnection<Connection.State> => ("id" in handle ? handle.connection : handle)
@@ -16,16 +20,23 @@ export const connectionOf = (handle: Any): ImapConnection<Connection.State> => (
 export const authenticatedOf = (handle: Authenticated): ImapConnection<"Authenticated"> =>
   "id" in handle ? handle.connection : handle
 
-/** Runs `f` under the lock with the IMAP state settled, and publishes what it produced. */
+/** Runs `f` under the lock (alone) with the IMAP state settled, and publishes what it produced. */
 export const withState = <A, E, R>(
   handle: Any,
   f: (session: State.Session, state: State.State) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | MailError.MailError, R> =>
-  Connection.withSession(connectionOf(handle), (session) => {
-    const state = State.of(session)
-    State.settle(session, state)
-    return Effect.ensuring(f(session, state), State.flush(session, state))
-  })
+): Effect.Effect<A, E | MailError.MailError, R> => {
+  const connection = connectionOf(handle)
+  return Pipeline.exclusive(connection.session, (acquired) =>
+    Connection.withSession(connection, (session) =>
+      Effect.andThen(
+        acquired,
+        Effect.suspend(() => {
+          const state = State.of(session)
+          State.settle(session, state)
+          return Effect.ensuring(f(session, state), State.flush(session, state))
+        })
+      )))
+}
 
 export const staleSelection = (state: State.State) =>
   MailError.make(
@@ -48,3 +59,55 @@ export const withSelection = <A, E, R>(
   withState(handle, (session, state) =>
     Effect.flatMap(currentSelection(handle, state), (selection) => f(session, state, selection)))
 
+/** `Connection.check` at the moment a pipelined command is written (no Effect: the driver is writing). */
+const stale = (connection: ImapConnection<Connection.State>): MailError.MailError | undefined => {
+  const session = connection.session
+  if (session.generation === connection.generation && session.state === connection.state) return undefined
+  if (session.state === "Closed" && session.failure !== undefined) return session.failure
+  return MailError.make(new MailError.StaleConnection({ expected: connection.state, actual: session.state }))
+}
+
+const pipelineOn = (
+  session: State.Session,
+  state: State.State,
+  check: () => MailError.MailError | undefined
+): Pipeline.Send =>
+(command, options) => Pipeline.submit(session, state, { command, name: options.name, claim: options.onUntagged, check })
+
+/**
+ * Runs `f` without holding the lock, the IMAP state settled, and publishes what it produced: its
+ * commands go through the pipeline with `send` (never hold the lock in `f`).
+ */
+export const pipelined = <A, E, R>(
+  handle: Any,
+  f: (session: State.Session, state: State.State, send: Pipeline.Send) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | MailError.MailError, R> => {
+  const connection = connectionOf(handle)
+  return Effect.flatMap(Connection.check(connection), (session) => {
+    const state = State.of(session)
+    State.settle(session, state)
+    return Effect.ensuring(f(session, state, pipelineOn(session, state, () => stale(connection))), State.flush(session, state))
+  })
+}
+
+/** Like `pipelined`, for a Selected handle whose selection must still be current (also when each command is written). */
+export const pipelinedSelection = <A, E, R>(
+  handle: Selected,
+  f: (
+    session: State.Session,
+    state: State.State,
+    selection: State.Selection,
+    send: Pipeline.Send
+  ) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | MailError.MailError, R> =>
+  Effect.flatMap(Connection.check(handle.connection), (session) => {
+    const state = State.of(session)
+    State.settle(session, state)
+    const check = () =>
+      stale(handle.connection) ?? (state.selected?.id === handle.id ? undefined : staleSelection(state))
+    return Effect.ensuring(
+      Effect.flatMap(currentSelection(handle, state), (selection) =>
+        f(session, state, selection, pipelineOn(session, state, check))),
+      State.flush(session, state)
+    )
+  })

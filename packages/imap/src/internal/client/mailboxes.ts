@@ -24,7 +24,8 @@ import * as ImapMailbox from "../../ImapMailbox.ts"
 import type * as ImapResponse from "../../ImapResponse.ts"
 import * as MailboxName from "../../MailboxName.ts"
 import * as Command from "./command.ts"
-import { authenticatedOf, currentSelection, withSelection, withState } from "./handles.ts"
+import * as Extensions from "./extensions.ts"
+import { authenticatedOf, currentSelection, pipelined, withSelection, withState } from "./handles.ts"
 import * as State from "./state.ts"
 
 const newStatus = (name: string, readOnly: boolean): ImapMailbox.MailboxStatus => ({
@@ -44,9 +45,7 @@ export const open = (handle: Authenticated, mailbox: string, examine: boolean, o
   withState(handle, (session, state) =>
     Effect.gen(function*() {
       const name = MailboxName.normalize(mailbox)
-      if (options?.condstore === true && !Command.capabilitiesOf(session).condstore) {
-        return yield* ImapError.make(new ImapError.MissingCapability({ command: examine ? "EXAMINE" : "SELECT", capability: "CONDSTORE" }))
-      }
+      const command = yield* Extensions.selectCommand(session, state, mailbox, examine, options)
       // RFC 9051 §6.3.2: SELECT deselects the current mailbox first, whether or not it succeeds.
       state.selected = undefined
       const selection: State.Selection = {
@@ -54,9 +53,7 @@ export const open = (handle: Authenticated, mailbox: string, examine: boolean, o
         name,
         view: ImapMailbox.makeView(newStatus(name, examine))
       }
-      const command: ImapCommand.ImapCommand = options?.condstore === true
-        ? { _tag: examine ? "Examine" : "Select", mailbox, condstore: true }
-        : { _tag: examine ? "Examine" : "Select", mailbox }
+      const resync = command.qresync === undefined ? undefined : Extensions.resyncing()
       const reply = yield* Command.run(session, command, {
         name: examine ? "EXAMINE" : "SELECT",
         // The responses of SELECT describe the mailbox: the view, not events.
@@ -77,7 +74,8 @@ export const open = (handle: Authenticated, mailbox: string, examine: boolean, o
               State.applyStatusCode(selection, response.code)
               return response.code._tag !== "ALERT"
             default:
-              return false
+              // RFC 7162 §3.2.5.1: VANISHED (EARLIER) and the FETCHes of changed messages.
+              return resync !== undefined && Extensions.claimResync(resync, selection, state, response)
           }
         }
       })
@@ -87,7 +85,8 @@ export const open = (handle: Authenticated, mailbox: string, examine: boolean, o
         state: "Selected",
         connection: authenticatedOf(handle),
         id: selection.id,
-        status: selection.view.status
+        status: selection.view.status,
+        ...(resync === undefined ? {} : { resync })
       }
       return selected
     })
@@ -130,7 +129,7 @@ const listEntry = (utf8: boolean, response: ImapResponse.MailboxList): ImapMailb
 export const DEFAULT_STATUS: ReadonlyArray<ImapCommand.StatusItem> = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]
 
 export const simple = (handle: Authenticated, command: ImapCommand.ImapCommand, name: string) =>
-  withState(handle, (session) => Effect.asVoid(Command.run(session, command, { name })))
+  pipelined(handle, (_session, _state, send) => Effect.asVoid(send(command, { name })))
 
 const uidOf = (set: string): number | undefined => (/^[1-9][0-9]*$/.test(set) ? Number(set) : undefined)
 
@@ -138,7 +137,7 @@ export const list = (
   handle: Authenticated,
   options?: ListOptions
 ): Effect.Effect<ReadonlyArray<ImapMailbox.ListEntry>, ImapError.ImapError | MailError.MailError> =>
-  withState(handle, (session) => {
+  pipelined(handle, (session, _state, send) => {
     const caps = Command.capabilitiesOf(session)
     const utf8 = Command.utf8Names(session)
     const reference = options?.reference ?? ""
@@ -155,7 +154,7 @@ export const list = (
         ...(subscribed ? { select: ["SUBSCRIBED"] as const } : {}),
         ...(caps.specialUse && caps.listExtended ? { return: { specialUse: true } } : {})
       }
-    return Command.run(session, command, {
+    return send(command, {
       name: lsub ? "LSUB" : "LIST",
       onUntagged: (response) => {
         if (response._tag !== (lsub ? "Lsub" : "List")) return false
@@ -170,12 +169,12 @@ export const status = (
   mailbox: string,
   items: ReadonlyArray<ImapCommand.StatusItem>
 ): Effect.Effect<ImapMailbox.StatusResult, ImapError.ImapError | MailError.MailError> =>
-  withState(handle, (session) =>
+  pipelined(handle, (session, _state, send) =>
     Effect.gen(function*() {
       const name = MailboxName.normalize(mailbox)
       const utf8 = Command.utf8Names(session)
       let found: ImapResponse.StatusAttributes | undefined
-      yield* Command.run(session, { _tag: "Status", mailbox, items }, {
+      yield* send({ _tag: "Status", mailbox, items }, {
         name: "STATUS",
         onUntagged: (response) => {
           if (response._tag !== "Status") return false
@@ -215,7 +214,8 @@ export const append = <E = never>(
       mailbox,
       message: { size },
       ...(options?.flags === undefined ? {} : { flags: options.flags }),
-      ...(options?.internalDate === undefined ? {} : { internalDate: options.internalDate })
+      ...(options?.internalDate === undefined ? {} : { internalDate: options.internalDate }),
+      ...(Extensions.appendUtf8(session, bytes, options?.utf8) ? { utf8: true } : {})
     }
     return Command.run<E>(session, command, {
       name: "APPEND",

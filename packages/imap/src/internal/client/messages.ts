@@ -25,7 +25,8 @@ import type * as SearchCriteria from "../../SearchCriteria.ts"
 import * as SequenceSet from "../../SequenceSet.ts"
 import * as Command from "./command.ts"
 import * as Fetch from "./fetch.ts"
-import { currentSelection, withSelection } from "./handles.ts"
+import { currentSelection, pipelinedSelection, withSelection } from "./handles.ts"
+import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
 export const fetchItems = (query: FetchQuery, uid: boolean): Array<ImapCommand.FetchItem> => {
@@ -73,12 +74,12 @@ export const acquireSelection = (handle: Selected): Fetch.Acquire =>
 
 const OPS = { add: "+", remove: "-", replace: "" } as const
 
-const copyResult = (code: ImapResponse.ResponseCode | undefined): CopyResult | undefined =>
+export const copyResult = (code: ImapResponse.ResponseCode | undefined): CopyResult | undefined =>
   code !== undefined && code._tag === "COPYUID"
     ? { uidValidity: code.uidValidity, sourceUids: code.source, destinationUids: code.dest }
     : undefined
 
-const NO_COPYUID: CopyResult = { uidValidity: undefined, sourceUids: undefined, destinationUids: undefined }
+export const NO_COPYUID: CopyResult = { uidValidity: undefined, sourceUids: undefined, destinationUids: undefined }
 
 export const transfer = (
   handle: Selected,
@@ -87,13 +88,13 @@ export const transfer = (
   destination: string,
   options: { readonly uid?: boolean | undefined } | undefined
 ) =>
-  withSelection(handle, (session) =>
+  pipelinedSelection(handle, (session, _state, _selection, send) =>
     Effect.gen(function*() {
       if (command === "Move" && !Command.capabilitiesOf(session).move) {
         return yield* ImapError.make(new ImapError.MissingCapability({ command: "MOVE", capability: "MOVE" }))
       }
       let untagged: CopyResult | undefined
-      const reply = yield* Command.run(session, { _tag: command, uid: options?.uid === true, set, mailbox: destination }, {
+      const reply = yield* send({ _tag: command, uid: options?.uid === true, set, mailbox: destination }, {
         name: command.toUpperCase(),
         onUntagged: (response) => {
           // RFC 6851 §4.3: MOVE reports COPYUID in an untagged OK before the EXPUNGEs.
@@ -119,16 +120,29 @@ export const expungeWith = (handle: Selected, command: ImapCommand.ImapCommand, 
     }).pipe(Effect.as(expunged as ReadonlyArray<number>))
   })
 
+/** A STORE's outcome: what the server reported per message, and the MODIFIED set (RFC 7162 §3.1.3). */
+export interface Stored {
+  /** The messages whose new flags the server reported. */
+  readonly results: ReadonlyArray<StoreResult>
+  /** The messages whose new flags or mod-sequence the server reported (CONDSTORE). */
+  readonly updated: ReadonlyArray<StoreResult & { readonly modseq: bigint | undefined }>
+  readonly modified: string | undefined
+}
+
 export const store = (
   handle: Selected,
   set: SequenceSet.SequenceSet,
   action: StoreAction,
   flags: ReadonlyArray<string>,
-  options?: StoreOptions
-): Effect.Effect<ReadonlyArray<StoreResult>, ImapError.ImapError | MailError.MailError> =>
-  withSelection(handle, (session, state, selection) => {
+  options?: StoreOptions & { readonly unchangedSince?: bigint | number | undefined }
+): Effect.Effect<Stored, ImapError.ImapError | MailError.MailError> =>
+  pipelinedSelection(handle, (session, state, selection, send) => {
     const results: Array<StoreResult> = []
+    const updated: Array<StoreResult & { readonly modseq: bigint | undefined }> = []
     const uid = options?.uid === true
+    if (options?.unchangedSince !== undefined && !Command.capabilitiesOf(session).condstore) {
+      return Effect.fail(ImapError.make(new ImapError.MissingCapability({ command: "STORE UNCHANGEDSINCE", capability: "CONDSTORE" })))
+    }
     const command: ImapCommand.Store = {
       _tag: "Store",
       uid,
@@ -138,16 +152,24 @@ export const store = (
       flags,
       ...(options?.unchangedSince === undefined ? {} : { unchangedSince: options.unchangedSince })
     }
-    return Command.run(session, command, {
+    return send(command, {
       name: "STORE",
       onUntagged: (response) => {
         if (response._tag !== "Fetch") return false
         const a = response.attributes
         State.fetched(selection, state, response, false)
+        // RFC 7162 §3.1.3: a conditional STORE reports MODSEQ even with .SILENT (then without FLAGS).
         if (a.flags !== undefined) results.push({ seq: response.seq, uid: a.uid, flags: a.flags })
+        if (a.flags !== undefined || a.modseq !== undefined) {
+          updated.push({ seq: response.seq, uid: a.uid, flags: a.flags ?? [], modseq: a.modseq })
+        }
         return true
       }
-    }).pipe(Effect.as(results as ReadonlyArray<StoreResult>))
+    }).pipe(Effect.map((reply): Stored => ({
+      results,
+      updated,
+      modified: reply.code !== undefined && reply.code._tag === "MODIFIED" ? reply.code.set : undefined
+    })))
   })
 
 const setSize = (set: SequenceSet.SequenceSet): number => {
@@ -163,13 +185,22 @@ export const search = (
   criteria: SearchCriteria.Criterion,
   options?: { readonly uid?: boolean | undefined }
 ): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
-  withSelection(handle, (session) => {
+  pipelinedSelection(handle, (session, _state, _selection, send) => searchIn(session, criteria, options?.uid === true, send))
+
+/** [UID] SEARCH on a session the caller holds (or through the pipeline with `send`). */
+export const searchIn = (
+  session: State.Session,
+  criteria: SearchCriteria.Criterion,
+  uid: boolean,
+  send: Pipeline.Send = Pipeline.alone(session)
+): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
+  Effect.suspend(() => {
     const numbers: Array<number> = []
     // A number in a JavaScript array costs at least 8 bytes: bound an ESEARCH expansion like a response.
     const most = Math.floor(session.limits.maxResponseBytes / 8)
     let tooMany: number | undefined
-    return Command.run(session, { _tag: "Search", uid: options?.uid === true, criteria }, {
-      name: options?.uid === true ? "UID SEARCH" : "SEARCH",
+    return send({ _tag: "Search", uid, criteria }, {
+      name: uid ? "UID SEARCH" : "SEARCH",
       onUntagged: (response) => {
         if (response._tag === "Search") {
           for (const n of response.numbers) numbers.push(n)
@@ -195,4 +226,23 @@ export const search = (
           : Effect.fail(MailError.make(new MailError.LimitExceeded({ limit: "maxResponseBytes", max: most, actual: tooMany })))
       )
     )
+  })
+
+/** FETCH into memory (`ImapClient.fetchAll`): one pipelined command, the messages of its reply. */
+export const fetchAll = (
+  handle: Selected,
+  command: ImapCommand.Fetch
+): Effect.Effect<ReadonlyArray<Fetch.Message>, ImapError.ImapError | MailError.MailError> =>
+  pipelinedSelection(handle, (_session, state, selection, send) => {
+    const belongs = Fetch.answers(command)
+    const messages: Array<Fetch.Message> = []
+    return send(command, {
+      name: "FETCH",
+      onUntagged: (response, assembled) => {
+        if (response._tag !== "Fetch" || !belongs(selection, response)) return false
+        State.fetched(selection, state, response, false)
+        messages.push(Fetch.message(response, assembled))
+        return true
+      }
+    }).pipe(Effect.as(messages as ReadonlyArray<Fetch.Message>))
   })

@@ -64,6 +64,10 @@ export interface State {
   selections: number
   /** UTF8=ACCEPT or IMAP4rev2 enabled (RFC 6855 §3, RFC 9051 §6.3.1). */
   utf8: boolean | undefined
+  /** What ENABLE turned on (upper-cased; QRESYNC implies CONDSTORE, RFC 7162 §3.2.3). */
+  readonly enabled: Set<string>
+  /** Sees every event as it is produced (the IDLE stream), besides the event hub. */
+  tap: ((event: ImapMailbox.ImapEvent) => void) | undefined
   /** Capabilities announced during AUTHENTICATE (code of the tagged OK, or untagged). */
   authCapabilities: Caps | undefined
   /** Text of the last `* BYE` (untrusted). */
@@ -96,6 +100,8 @@ export const make = (): State => ({
   selected: undefined,
   selections: 0,
   utf8: undefined,
+  enabled: new Set(),
+  tap: undefined,
   authCapabilities: undefined,
   bye: undefined,
   pipelined: undefined,
@@ -123,6 +129,9 @@ export const of = (session: Session): State => {
 export const codeName = (code: ImapResponse.ResponseCode | undefined): string | undefined =>
   code === undefined ? undefined : code._tag === "Unknown" ? code.name : code._tag
 
+/** The tag `nextTag` gives next (nothing is taken). */
+export const peekTag = (state: State): string => `A${state.tag + 1}`
+
 /** A new tag from the per-connection counter, put in flight. */
 export const nextTag = (state: State): string => {
   const tag = `A${++state.tag}`
@@ -137,7 +146,10 @@ const bounded = <A>(queue: Array<A>, item: A): void => {
 
 export const notice = (state: State, detail: string): void => bounded(state.notices, detail)
 
-export const event = (state: State, e: ImapMailbox.ImapEvent): void => bounded(state.events, e)
+export const event = (state: State, e: ImapMailbox.ImapEvent): void => {
+  bounded(state.events, e)
+  state.tap?.(e)
+}
 
 /** An `[ALERT]` (untagged, tagged or in a continuation): an event over TLS, a notice otherwise. */
 export const alert = (state: State, code: ImapResponse.ResponseCode | undefined, text: string): void => {
@@ -262,16 +274,20 @@ export const settle = (session: Session, state: State): void => {
   }
 }
 
-/** Emits the pending plaintext notices as security events and publishes the pending events. */
+/**
+ * Emits the pending plaintext notices as security events and publishes the pending events. Until
+ * the first `events` subscription creates the hub, events stay pending (at most `MAX_PENDING`, the
+ * oldest dropped), so the first subscriber also gets what happened before it subscribed.
+ */
 export const flush = (session: Session, state: State): Effect.Effect<void> =>
   Effect.suspend(() => {
     settle(session, state)
-    if (state.notices.length === 0 && state.events.length === 0) return Effect.void
-    const notices = state.notices
-    const events = state.events
-    state.notices = []
-    state.events = []
     const hub = state.hub
+    if (state.notices.length === 0 && (state.events.length === 0 || hub === undefined)) return Effect.void
+    const notices = state.notices
+    const events = hub === undefined ? [] : state.events
+    state.notices = []
+    if (hub !== undefined) state.events = []
     return Effect.andThen(
       Effect.forEach(
         notices,

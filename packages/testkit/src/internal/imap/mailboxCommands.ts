@@ -117,15 +117,35 @@ const badName = (session: State.Session, name: string): string | undefined => {
   return Store.invalidName(name)
 }
 
+const SPECIAL_USES = ["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important"]
+
+/**
+ * RFC 6154 §3 create-param "USE" SP "(" [use-attr *(SP use-attr)] ")", only with CREATE-SPECIAL-USE
+ * advertised: the attribute (at most one here), `null` for an empty list, or a completion to answer.
+ */
+const useParameter = (session: State.Session, param: Token | undefined): string | null | undefined | Completion => {
+  if (param === undefined) return undefined
+  const [use, attrs, ...rest] = param._tag === "List" ? param.items : []
+  if (!State.has(session, "CREATE-SPECIAL-USE") || stringOf(use)?.toUpperCase() !== "USE" || attrs?._tag !== "List" || rest.length > 0) {
+    return bad("Invalid CREATE parameters.")
+  }
+  if (attrs.items.length === 0) return null
+  const attr = stringOf(attrs.items[0])
+  const known = SPECIAL_USES.find((u) => u.toLowerCase() === attr?.toLowerCase())
+  return attrs.items.length === 1 && known !== undefined ? known : no("[USEATTR] Unsupported special-use attribute")
+}
+
 export const create: Handler = (session, _out, args) => {
   const raw = stringOf(args[0])
-  if (raw === undefined || args.length !== 1) return bad("Invalid arguments.")
+  if (raw === undefined || args.length > 2) return bad("Invalid arguments.")
+  const use = useParameter(session, args[1])
+  if (use !== null && typeof use === "object") return use
   // RFC 9051 §6.3.4: a trailing delimiter only says the client intends to create children.
   const name = Store.canonical(raw.endsWith(Store.DELIMITER) ? raw.slice(0, -1) : raw)
   const invalid = badName(session, name)
   if (invalid !== undefined) return no(invalid)
   const store = session.server.store
-  return Store.createMailbox(store, account(session), name) === undefined
+  return Store.createMailbox(store, account(session), name, use ?? undefined) === undefined
     ? no("Mailbox already exists")
     : ok("Create completed.")
 }

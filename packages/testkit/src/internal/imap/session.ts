@@ -19,6 +19,7 @@ import type * as ImapServer from "../../ImapServer.ts"
 import type * as Recording from "../../Recording.ts"
 import * as SaslServer from "../saslServer.ts"
 import * as Wire from "../wire.ts"
+import * as Compress from "./compress.ts"
 import * as MailboxCommands from "./mailboxCommands.ts"
 import * as MessageCommands from "./messageCommands.ts"
 import * as Out from "./out.ts"
@@ -38,7 +39,7 @@ type Outcome =
 
 interface Live {
   readonly server: State.Server
-  readonly wire: Wire.Wire
+  readonly wire: Compress.CompressibleWire
   readonly reader: Reader.Reader
   readonly session: State.Session
   readonly commands: Array<ImapServer.ReceivedCommand>
@@ -351,6 +352,25 @@ const checkDeleted = (live: Live): Effect.Effect<void, End> =>
     )
   })
 
+// --- COMPRESS (RFC 4978) ---
+
+/**
+ * COMPRESS DEFLATE: the tagged OK is the last uncompressed byte in both directions; what the client
+ * sent after the command (already in the reader) is its first compressed data.
+ */
+const compress = Effect.fnUntraced(function*(live: Live, out: Out.Out, tag: string, args: ReadonlyArray<Reader.Token>) {
+  const mechanism = args.length === 1 && args[0]!._tag === "Atom" ? args[0]!.value.toUpperCase() : undefined
+  if (mechanism === undefined) return yield* complete(live, out, tag, "COMPRESS", bad("Invalid arguments."))
+  if (live.wire.compressed()) {
+    return yield* complete(live, out, tag, "COMPRESS", no("[COMPRESSIONACTIVE] COMPRESSION=DEFLATE already enabled."))
+  }
+  if (mechanism !== "DEFLATE") return yield* complete(live, out, tag, "COMPRESS", no("Unknown compression mechanism."))
+  State.sync(live.session, out, true)
+  out.text(`${tag} OK Begin compression.\r\n`)
+  const bytes = Buffer.concat(out.pieces.map((piece) => piece._tag === "Text" ? Out.bytesOf(piece.text) : piece.bytes))
+  yield* writeChunk(live.wire, bytes, () => live.wire.start(live.reader.drain()))
+})
+
 // --- dispatch ---
 
 const ANY = new Set(["CAPABILITY", "NOOP", "LOGOUT", "ID"])
@@ -369,7 +389,8 @@ const AUTHENTICATED = new Set([
   "APPEND",
   "NAMESPACE",
   "ENABLE",
-  "IDLE"
+  "IDLE",
+  "COMPRESS"
 ])
 const SELECTED = new Set([
   "CLOSE",
@@ -397,7 +418,8 @@ const REQUIRES: Record<string, string> = {
   UNSELECT: "UNSELECT",
   MOVE: "MOVE",
   "UID MOVE": "MOVE",
-  "UID EXPUNGE": "UIDPLUS"
+  "UID EXPUNGE": "UIDPLUS",
+  COMPRESS: "COMPRESS=DEFLATE"
 }
 
 const permitted = (session: State.Session, name: string): string | undefined => {
@@ -523,6 +545,8 @@ const runCommand = Effect.fnUntraced(function*(live: Live, command: Extract<Read
       return yield* complete(live, out, tag, name, yield* authenticate(live, out, args))
     case "IDLE":
       return yield* complete(live, out, tag, name, yield* idle(live))
+    case "COMPRESS":
+      return yield* compress(live, out, tag, args)
   }
   const now = yield* Clock.currentTimeMillis
   const mailboxHandler = SYNC_HANDLERS[name]
@@ -607,7 +631,7 @@ const recordingOf = (live: Live): Recording.Recording => {
 export const serve = (server: State.Server, duplex: Duplex): Effect.Effect<ImapServer.Connection> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const wire = Wire.make(duplex)
+      const wire = Compress.make(Wire.make(duplex))
       const live: Live = {
         server,
         wire,
@@ -633,6 +657,7 @@ export const serve = (server: State.Server, duplex: Duplex): Effect.Effect<ImapS
         user: () => live.user,
         secure: () => wire.secure(),
         closed: () => live.outcome._tag !== "Open",
+        compression: () => wire.stats(),
         recording: () => recordingOf(live)
       }
       server.connections.push(connection)
