@@ -394,6 +394,88 @@ describe("ordering rules", () => {
     }))
 })
 
+describe("handles and FETCH data", () => {
+  it.live("a command queued for a selection that a SELECT ends before it is written fails StaleConnection, unwritten", () =>
+    Effect.gen(function*() {
+      const { exit, log } = yield* play(
+        String.raw`${H.SELECTED}
+          C: A5 STATUS Archive ${ITEMS}
+          -- delay 60
+          S: * STATUS Archive (MESSAGES 7 UIDNEXT 8 UIDVALIDITY 2 UNSEEN 0)
+          S+ A5 OK done
+          C: A6 EXAMINE Archive
+          S: * 7 EXISTS
+          S+ A6 OK [READ-ONLY] done
+          C: A7 NOOP
+          S: A7 OK done
+        `,
+        Effect.gen(function*() {
+          const imap = yield* login
+          const inbox = yield* ImapClient.select(imap, "INBOX")
+          const status = yield* Effect.forkChild(ImapClient.status(imap, "Archive"))
+          yield* Effect.sleep("20 millis")
+          const examining = yield* Effect.forkChild(ImapClient.examine(imap, "Archive"))
+          yield* Effect.sleep("5 millis")
+          const stale = yield* Effect.exit(ImapClient.store(inbox, SequenceSet.single(1), "add", ["\\Seen"]))
+          assert.strictEqual(imapReason(stale), "StaleConnection")
+          const archive = yield* Fiber.join(examining)
+          assert.strictEqual((yield* Fiber.join(status)).messages, 7)
+          yield* ImapClient.noop(archive)
+        })
+      )
+      H.assertSuccess(exit)
+      assert.isFalse(log.some((e) => e.dir === "C" && e.text.includes("STORE")))
+    }))
+
+  it.live("fetchAll: literals the parser streamed are assembled per message, two FETCHes in one flight", () =>
+    Effect.gen(function*() {
+      const one = "x".repeat(40)
+      const three = "y".repeat(30)
+      const { exit, log } = yield* play(
+        String.raw`${H.SELECTED}
+          C: A5 UID FETCH 1 (UID BODY.PEEK[])
+          C: A6 UID FETCH 3 (UID BODY.PEEK[])
+          S: * 3 FETCH (UID 3 BODY[] {30}\r\n${three})
+          S+ * 1 FETCH (UID 1 BODY[] {40}\r\n${one} FLAGS (\\Seen))
+          S+ A5 OK done
+          S+ A6 OK done
+        `,
+        Effect.gen(function*() {
+          const imap = yield* ImapClient.session({ ...H.options, credentials: H.credentials, streamLiteralsAbove: 8 })
+          const inbox = yield* ImapClient.select(imap, "INBOX")
+          const [first, third] = yield* Effect.all([
+            ImapClient.fetchAll(inbox, SequenceSet.single(1), { source: true }, { uid: true }),
+            ImapClient.fetchAll(inbox, SequenceSet.single(3), { source: true }, { uid: true })
+          ], all)
+          const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : new TextDecoder().decode(bytes))
+          assert.deepStrictEqual(first.map((m) => [m.uid, text(m.source), m.flags]), [[1, one, ["\\Seen"]]])
+          assert.deepStrictEqual(third.map((m) => [m.uid, text(m.source)]), [[3, three]])
+        })
+      )
+      H.assertSuccess(exit)
+      assert.strictEqual(writesFrom(log, "A5 UID FETCH").length, 1)
+    }))
+
+  it.live("literal data while no FETCH is in flight: ProtocolViolation, the connection is closed", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* play(
+        String.raw`${H.LOGGED_IN}
+          C: A4 STATUS INBOX ${ITEMS}
+          S: * 1 FETCH (BODY[] {12}
+          S+ hello world!)
+          -- expect-close
+        `,
+        Effect.gen(function*() {
+          const imap = yield* ImapClient.session({ ...H.options, credentials: H.credentials, streamLiteralsAbove: 4 })
+          const exit = yield* Effect.exit(ImapClient.status(imap, "INBOX"))
+          assert.strictEqual(Connection.runtimeState(imap), "Closed")
+          return yield* exit
+        })
+      )
+      assert.strictEqual(imapReason(exit), "ProtocolViolation")
+    }))
+})
+
 describe("failures in flight", () => {
   const three = String.raw`${H.LOGGED_IN}
     C: A4 STATUS INBOX ${ITEMS}

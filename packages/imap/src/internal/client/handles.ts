@@ -67,12 +67,20 @@ const stale = (connection: ImapConnection<Connection.State>): MailError.MailErro
   return MailError.make(new MailError.StaleConnection({ expected: connection.state, actual: session.state }))
 }
 
-const pipelineOn = (
-  session: State.Session,
-  state: State.State,
-  check: () => MailError.MailError | undefined
-): Pipeline.Send =>
-(command, options) => Pipeline.submit(session, state, { command, name: options.name, claim: options.onUntagged, check })
+/** Runs `f` with a `send` whose commands are checked when written: the handle (`stale`), then `current`. */
+const pipelinedOn = <A, E, R>(
+  connection: ImapConnection<Connection.State>,
+  current: (state: State.State) => MailError.MailError | undefined,
+  f: (session: State.Session, state: State.State, send: Pipeline.Send) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | MailError.MailError, R> =>
+  Effect.flatMap(Connection.check(connection), (session) => {
+    const state = State.of(session)
+    State.settle(session, state)
+    const check = () => stale(connection) ?? current(state)
+    const send: Pipeline.Send = (command, options) =>
+      Pipeline.submit(session, state, { command, name: options.name, claim: options.onUntagged, check })
+    return Effect.ensuring(f(session, state, send), State.flush(session, state))
+  })
 
 /**
  * Runs `f` without holding the lock, the IMAP state settled, and publishes what it produced: its
@@ -81,14 +89,7 @@ const pipelineOn = (
 export const pipelined = <A, E, R>(
   handle: Any,
   f: (session: State.Session, state: State.State, send: Pipeline.Send) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | MailError.MailError, R> => {
-  const connection = connectionOf(handle)
-  return Effect.flatMap(Connection.check(connection), (session) => {
-    const state = State.of(session)
-    State.settle(session, state)
-    return Effect.ensuring(f(session, state, pipelineOn(session, state, () => stale(connection))), State.flush(session, state))
-  })
-}
+): Effect.Effect<A, E | MailError.MailError, R> => pipelinedOn(connectionOf(handle), () => undefined, f)
 
 /** Like `pipelined`, for a Selected handle whose selection must still be current (also when each command is written). */
 export const pipelinedSelection = <A, E, R>(
@@ -100,14 +101,9 @@ export const pipelinedSelection = <A, E, R>(
     send: Pipeline.Send
   ) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | MailError.MailError, R> =>
-  Effect.flatMap(Connection.check(handle.connection), (session) => {
-    const state = State.of(session)
-    State.settle(session, state)
-    const check = () =>
-      stale(handle.connection) ?? (state.selected?.id === handle.id ? undefined : staleSelection(state))
-    return Effect.ensuring(
-      Effect.flatMap(currentSelection(handle, state), (selection) =>
-        f(session, state, selection, pipelineOn(session, state, check))),
-      State.flush(session, state)
-    )
-  })
+  pipelinedOn(
+    handle.connection,
+    (state) => (state.selected?.id === handle.id ? undefined : staleSelection(state)),
+    (session, state, send) =>
+      Effect.flatMap(currentSelection(handle, state), (selection) => f(session, state, selection, send))
+  )

@@ -172,14 +172,13 @@ export const status = (
   pipelined(handle, (session, _state, send) =>
     Effect.gen(function*() {
       const name = MailboxName.normalize(mailbox)
-      const utf8 = Command.utf8Names(session)
       let found: ImapResponse.StatusAttributes | undefined
       yield* send({ _tag: "Status", mailbox, items }, {
         name: "STATUS",
+        // The pipeline offers only the `* STATUS` of this mailbox (its name decoded and compared).
         onUntagged: (response) => {
           if (response._tag !== "Status") return false
-          const decoded = MailboxName.decode(response.mailbox, { utf8 })
-          if (Result.isSuccess(decoded) && decoded.success === name) found = response.attributes
+          found = response.attributes
           return true
         }
       })
