@@ -328,7 +328,9 @@ export const open = <F, Caps>(
       host: options.host,
       port: options.port,
       timeouts,
-      makeFramer: () => makeFramer(limits)
+      makeFramer: () => makeFramer(limits),
+      // Bytes that cannot be framed: the session is over, whatever was reading (S8).
+      onUndecodable: (error) => abandon(session, error)
     })
     const session: Session<F, Caps> = {
       dialect,

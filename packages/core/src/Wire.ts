@@ -113,6 +113,12 @@ export interface Options<F> {
   readonly port: number
   readonly timeouts: Limits.Timeouts
   readonly makeFramer: () => Framer.Framer<F>
+  /**
+   * Runs once when received bytes cannot be framed (malformed, over a limit, a corrupt compressed
+   * stream): the connection cannot be read on, whoever reads it. `Connection` closes the session
+   * (every handle stale, the socket destroyed). Default: destroy the connection.
+   */
+  readonly onUndecodable?: ((error: MailError.MailError) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -254,6 +260,23 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       broken = error
       closeEngines()
       return Effect.fail(error)
+    }
+
+    // A decode failure breaks the wire for good; `onUndecodable` runs with the read that reports it.
+    let undecodable: MailError.MailError | undefined
+    const breakOnInput = (error: MailError.MailError) => {
+      breakWith(error)
+      undecodable = error
+    }
+    const failing = (error: MailError.MailError): Effect.Effect<never, MailError.MailError> => {
+      const pending = undecodable
+      if (pending === undefined) return Effect.fail(error)
+      undecodable = undefined
+      return Effect.andThen(options.onUndecodable?.(pending) ?? connection.destroy, Effect.fail(error))
+    }
+    const failInput = (error: MailError.MailError) => {
+      breakOnInput(error)
+      return failing(error)
     }
 
     const enqueue = (frames: ReadonlyArray<F>) => {
@@ -415,11 +438,11 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           // One copy per pull (appending chunk by chunk would copy `held` again for every chunk).
           held = concatAll(held, chunks)
           const error = feedHeld(phase)
-          if (error !== undefined) return fail(error)
+          if (error !== undefined) return failInput(error)
         } else {
           for (const chunk of chunks) {
             const error = ingest(chunk, phase)
-            if (error !== undefined) return fail(error)
+            if (error !== undefined) return failInput(error)
           }
         }
         return tracing ? Effect.forEach(chunks, traceIn, { discard: true }) : Effect.void
@@ -436,7 +459,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         switch (next._tag) {
           case "Output": {
             const error = ingest(next.bytes, phase) ?? (careful() ? feedHeld(phase) : undefined)
-            if (error !== undefined) return fail(error)
+            if (error !== undefined) return failInput(error)
             return traceIn(next.bytes)
           }
           case "NeedInput":
@@ -447,7 +470,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           case "Busy":
             return Effect.andThen(deadline(phase)(engine.settle), receiveCompressed(phase, engine))
           case "Failed":
-            return fail(decodeFailure(phase, next.error))
+            return failInput(decodeFailure(phase, next.error))
         }
       })
 
@@ -466,15 +489,12 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     }
 
     // Fails when the wire cannot be read; otherwise makes held plaintext into frames if none is queued.
-    const prepare = (phase: MailError.Phase): MailError.MailError | undefined => {
+    const prepare = (phase: MailError.Phase): Effect.Effect<never, MailError.MailError> | undefined => {
       const error = guard()
-      if (error !== undefined) return error
+      if (error !== undefined) return failing(error)
       if (careful() && head === queue.length) {
         const feedError = feedHeld(phase)
-        if (feedError !== undefined) {
-          breakWith(feedError)
-          return feedError
-        }
+        if (feedError !== undefined) return failInput(feedError)
       }
       return undefined
     }
@@ -482,8 +502,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     const nextBatch = perPhase((phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> => {
       const again = Effect.suspend(() => Effect.flatMap(receive(phase), () => batch))
       const batch: Effect.Effect<ReadonlyArray<F>, MailError.MailError> = Effect.suspend(() => {
-        const error = prepare(phase)
-        if (error !== undefined) return Effect.fail(error)
+        const failed = prepare(phase)
+        if (failed !== undefined) return failed
         if (head < queue.length) {
           const frames = head === 0 ? queue : queue.slice(head)
           queue = []
@@ -497,8 +517,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
 
     const next = (phase: MailError.Phase): Effect.Effect<F, MailError.MailError> =>
       Effect.suspend(() => {
-        const error = prepare(phase)
-        if (error !== undefined) return Effect.fail(error)
+        const failed = prepare(phase)
+        if (failed !== undefined) return failed
         if (head < queue.length) {
           const frame = queue[head++]!
           if (head === queue.length) {
@@ -603,7 +623,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
             const rest = held
             held = new Uint8Array(0)
             const result = framer.push(rest)
-            if (Result.isFailure(result)) breakWith(decodeFailure("command", result.failure))
+            if (Result.isFailure(result)) breakOnInput(decodeFailure("command", result.failure))
             else enqueue(result.success)
           })
         )

@@ -115,16 +115,6 @@ export const classify = (
 
 const bye = (name: string, text: string) => Effect.fail(ImapError.make(new ImapError.Bye({ command: name, untrustedText: text })))
 
-/**
- * The next frame. Input that cannot be decoded (malformed, over a limit, a corrupt compressed
- * stream) breaks the wire for good: the connection is closed at once, every handle goes stale.
- */
-export const nextFrame = (session: State.Session, phase: MailError.Phase): Effect.Effect<ImapResponse.Frame, MailError.MailError> =>
-  Effect.tapError(session.wire.next(phase), (error) =>
-    error.reason._tag === "ProtocolViolation" || error.reason._tag === "LimitExceeded"
-      ? Connection.abandon(session, error)
-      : Effect.void)
-
 /** Reads until the command's tagged reply (or, with `continuation`, until a "+"). */
 const await_ = <E>(
   session: State.Session,
@@ -135,7 +125,7 @@ const await_ = <E>(
 ): Effect.Effect<ImapResponse.Tagged | undefined, ImapError.ImapError | MailError.MailError> => {
   const phase = options.phase ?? "command"
   const loop: Effect.Effect<ImapResponse.Tagged | undefined, ImapError.ImapError | MailError.MailError> = Effect
-    .flatMap(nextFrame(session, phase), (frame) => {
+    .flatMap(session.wire.next(phase), (frame) => {
       const c = classify(state, tag, frame, options.onUntagged)
       switch (c._tag) {
         case "Continue":

@@ -174,7 +174,7 @@ const idling = (
     for (const part of encoded.success.parts) if (part._tag === "Line") lines.push(part.bytes)
     yield* session.wire.write(lines, [encoded.success.redacted], "command")
     for (;;) {
-      const c = Command.classify(state, tag, yield* Command.nextFrame(session, "command"), undefined)
+      const c = Command.classify(state, tag, yield* session.wire.next("command"), undefined)
       if (c._tag === "Continuation") break
       // RFC 2177 §3: the server answers "+" and idles until DONE; a completion now is not IDLE.
       if (c._tag === "Tagged" && c.reply.status === "OK") {
@@ -189,7 +189,7 @@ const idling = (
     yield* Effect.gen(function*() {
       if (control.stopping) yield* writeDone(session, control)
       for (;;) {
-        const c = Command.classify(state, tag, yield* Command.nextFrame(session, "idle"), undefined)
+        const c = Command.classify(state, tag, yield* session.wire.next("idle"), undefined)
         // Synchronously, before anything else can run: the timer must not take this cycle for dead.
         if (c._tag === "Tagged") control.idling = false
         if (yield* outcome(session, state, c)) return
