@@ -12,8 +12,10 @@
  * corrupt stream is a `ProtocolViolation`, and the wire trace still shows plaintext lines.
  *
  * Policy: only on an `Authenticated` handle (in the type, and checked at run time), and only over
- * TLS unless the caller passes `allowWithoutTls`. Starting compression twice is refused, and so is
- * STARTTLS on a compressed connection (TLS goes beneath compression).
+ * TLS unless the caller passes `allowWithoutTls` (then a `Downgrade` security event is emitted).
+ * Starting compression twice is refused, and so is STARTTLS on a compressed connection (TLS goes
+ * beneath compression). A reply that breaks the protocol (a foreign tag, uncompressed bytes after
+ * the success reply) leaves the two sides out of step: the session is closed.
  *
  * Does not: check the server's capabilities (the protocol knows where COMPRESS=DEFLATE is
  * advertised), pick a compression level (zlib's default), or compress anything but whole writes.
@@ -30,6 +32,7 @@ import * as Effect from "effect/Effect"
 import * as Connection from "./Connection.ts"
 import type * as Dialect from "./Dialect.ts"
 import * as MailError from "./MailError.ts"
+import * as SecurityEvents from "./SecurityEvents.ts"
 
 /**
  * Options of `compress`.
@@ -71,7 +74,22 @@ export const compress = <F, Caps>(
       return refuse("compression without TLS needs allowWithoutTls")
     }
     const wire = session.wire
-    return wire.exact(Effect.andThen(Connection.exchange(session, command), wire.compress))
+    const warned = wire.tls() === undefined
+      ? SecurityEvents.emit({
+        _tag: "Downgrade",
+        protocol: session.dialect.name,
+        host: session.host,
+        reason: "COMPRESS=DEFLATE without TLS (allowWithoutTls)"
+      })
+      : Effect.void
+    return Effect.andThen(
+      warned,
+      wire.exact(Effect.andThen(Connection.exchange(session, command), wire.compress)).pipe(
+        Effect.tapError((error) =>
+          error.reason._tag === "ProtocolViolation" ? Connection.abandon(session, error) : Effect.void
+        )
+      )
+    )
   }).pipe(Effect.withSpan("Compression.compress"))
 
 /**

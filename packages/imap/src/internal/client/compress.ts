@@ -6,8 +6,8 @@
  *
  * Rules:
  * - only in the Authenticated (or Selected) state (the handle types, and core at run time), only
- *   over TLS unless `allowWithoutTls` (core; then a `SecurityEvents` `Downgrade` warning is
- *   emitted here), only when COMPRESS=DEFLATE is advertised over TLS / after
+ *   over TLS unless `allowWithoutTls` (core, which then emits a `SecurityEvents` `Downgrade`
+ *   warning), only when COMPRESS=DEFLATE is advertised over TLS / after
  *   authentication (`MissingCapability`, nothing written);
  * - a barrier: nothing else may be in flight (RFC 4978 §3: the client must not send a command
  *   after COMPRESS before its reply, and a reply to an earlier command read after the switch would
@@ -26,7 +26,6 @@ import * as Compression from "@starttls/core/Compression"
 import * as Connection from "@starttls/core/Connection"
 import * as Dialect from "@starttls/core/Dialect"
 import * as MailError from "@starttls/core/MailError"
-import * as SecurityEvents from "@starttls/core/SecurityEvents"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as ImapCapabilities from "../../ImapCapabilities.ts"
@@ -118,26 +117,13 @@ const compressAlone = (
     if (allowed) {
       const caps = yield* Connection.capabilities(connection)
       if (!caps.compressDeflate) return yield* missing
-      if (withoutTls) {
-        yield* SecurityEvents.emit({
-          _tag: "Downgrade",
-          protocol: "IMAP",
-          host: session.host,
-          reason: "COMPRESS=DEFLATE without TLS (allowWithoutTls)"
-        })
-      }
     }
     const built = command(state)
     if (Result.isFailure(built)) return yield* built.failure
     const { command: compressCommand, tag } = built.success
+    // Out of step with the server (a foreign tag, a continuation, uncompressed data after the OK,
+    // undecodable input): core closes the connection.
     yield* Compression.compress(connection, compressCommand, options).pipe(
-      // Out of step with the server (a foreign tag, a continuation, uncompressed data after the OK)
-      // or a broken wire (undecodable input): the connection is closed.
-      Effect.tapError((error) =>
-        error.reason._tag === "ProtocolViolation" || error.reason._tag === "LimitExceeded"
-          ? Connection.abandon(session, error)
-          : Effect.void
-      ),
       // Refused by core before writing: the tag was never sent.
       Effect.ensuring(Effect.sync(() => state.inFlight.delete(tag))),
       Effect.ensuring(State.flush(session, state))
