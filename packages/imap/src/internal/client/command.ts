@@ -65,6 +65,33 @@ export const capabilitiesOf = (session: State.Session): ImapCapabilities.ImapCap
 export const utf8Names = (session: State.Session): boolean =>
   ImapCommand.modeOf({ capabilities: capabilitiesOf(session), utf8: State.of(session).utf8 }).utf8
 
+/**
+ * `command` encoded with a fresh tag (put in flight) and the capabilities in force; an argument
+ * that cannot be encoded takes the tag back and is `InvalidArgument`.
+ */
+export const encodeTagged = (
+  session: State.Session,
+  state: State.State,
+  command: ImapCommand.ImapCommand,
+  name: string
+): Result.Result<{ readonly tag: string; readonly encoded: ImapCommand.EncodedCommand }, ImapError.ImapError> => {
+  const tag = State.nextTag(state)
+  const encoded = ImapCommand.encode(tag, command, { capabilities: capabilitiesOf(session), utf8: state.utf8 })
+  if (Result.isSuccess(encoded)) return Result.succeed({ tag, encoded: encoded.success })
+  state.inFlight.delete(tag)
+  return Result.fail(invalid(name, encoded.failure))
+}
+
+/** The bytes of a command written in one go, or `undefined` when a part is not a line (a literal). */
+export const lineBytes = (encoded: ImapCommand.EncodedCommand): Array<Uint8Array> | undefined => {
+  const lines: Array<Uint8Array> = []
+  for (const part of encoded.parts) {
+    if (part._tag !== "Line") return undefined
+    lines.push(part.bytes)
+  }
+  return lines
+}
+
 export const notInFlight = (tag: string) =>
   `a tagged reply for a tag not in flight (${JSON.stringify(tag.slice(0, 32))})`
 
@@ -180,16 +207,13 @@ export const run = <E = never>(
 ): Effect.Effect<ImapResponse.Tagged, ImapError.ImapError | MailError.MailError | E> =>
   Effect.gen(function*() {
     const state = State.of(session)
-    const tag = State.nextTag(state)
-    const encoded = ImapCommand.encode(tag, command, { capabilities: capabilitiesOf(session), utf8: state.utf8 })
-    if (Result.isFailure(encoded)) {
-      state.inFlight.delete(tag)
-      return yield* invalid(options.name, encoded.failure)
-    }
+    const tagged = encodeTagged(session, state, command, options.name)
+    if (Result.isFailure(tagged)) return yield* tagged.failure
+    const { encoded, tag } = tagged.success
     const wire = session.wire
     const phase = options.phase ?? "command"
     let pending: Array<Uint8Array> = []
-    let trace: ReadonlyArray<string> = [encoded.success.redacted]
+    let trace: ReadonlyArray<string> = [encoded.redacted]
     const flush = Effect.suspend(() => {
       const chunks = pending
       const lines = trace
@@ -197,7 +221,7 @@ export const run = <E = never>(
       trace = []
       return chunks.length === 0 ? Effect.void : wire.write(chunks, lines, phase)
     })
-    for (const part of encoded.success.parts) {
+    for (const part of encoded.parts) {
       if (part._tag === "Line") {
         pending.push(part.bytes)
       } else if (part._tag === "AwaitContinuation") {

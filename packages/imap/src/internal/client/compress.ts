@@ -28,7 +28,6 @@ import * as Dialect from "@starttls/core/Dialect"
 import * as MailError from "@starttls/core/MailError"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import * as ImapCapabilities from "../../ImapCapabilities.ts"
 import type { CompressOptions, ImapConnection } from "../../ImapClient.ts"
 import * as ImapCommand from "../../ImapCommand.ts"
 import * as ImapError from "../../ImapError.ts"
@@ -73,21 +72,19 @@ const onFrame = (state: State.State, tag: string) => (frame: ImapResponse.Frame)
 
 /** The COMPRESS DEFLATE command with a fresh tag (in flight until its tagged reply). */
 const command = (
+  session: State.Session,
   state: State.State
-): Result.Result<{ readonly tag: string; readonly command: Dialect.Command<ImapResponse.Frame, void> }, ImapError.ImapError> => {
-  const tag = State.nextTag(state)
-  const encoded = ImapCommand.encode(tag, COMPRESS, { capabilities: ImapCapabilities.empty })
-  if (Result.isFailure(encoded)) {
-    state.inFlight.delete(tag)
-    return Result.fail(Command.invalid("COMPRESS", encoded.failure))
-  }
-  const bytes: Array<Uint8Array> = []
-  for (const part of encoded.success.parts) if (part._tag === "Line") bytes.push(part.bytes)
-  return Result.succeed({
+): Result.Result<{ readonly tag: string; readonly command: Dialect.Command<ImapResponse.Frame, void> }, ImapError.ImapError> =>
+  Result.map(Command.encodeTagged(session, state, COMPRESS, "COMPRESS"), ({ encoded, tag }) => ({
     tag,
-    command: { bytes, trace: [encoded.success.redacted], phase: "command", onFrame: onFrame(state, tag) }
-  })
-}
+    // COMPRESS DEFLATE has no string argument: one line.
+    command: {
+      bytes: Command.lineBytes(encoded) ?? [],
+      trace: [encoded.redacted],
+      phase: "command",
+      onFrame: onFrame(state, tag)
+    }
+  }))
 
 const missing = ImapError.make(new ImapError.MissingCapability({ command: "COMPRESS", capability: "COMPRESS=DEFLATE" }))
 
@@ -118,7 +115,7 @@ const compressAlone = (
       const caps = yield* Connection.capabilities(connection)
       if (!caps.compressDeflate) return yield* missing
     }
-    const built = command(state)
+    const built = command(session, state)
     if (Result.isFailure(built)) return yield* built.failure
     const { command: compressCommand, tag } = built.success
     // Out of step with the server (a foreign tag, a continuation, uncompressed data after the OK,

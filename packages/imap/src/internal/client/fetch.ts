@@ -75,27 +75,18 @@ const run = <A>(
     // Lent output (`bytes` for `downloadEach`): what one pull emitted is released at the next.
     if (lend) yield* session.wire.lend
     const state = State.of(session)
-    const tag = State.nextTag(state)
-    const encoded = ImapCommand.encode(tag, command, {
-      capabilities: Command.capabilitiesOf(session),
-      utf8: state.utf8
-    })
-    if (Result.isFailure(encoded)) {
+    const tagged = Command.encodeTagged(session, state, command, "FETCH")
+    if (Result.isFailure(tagged)) return yield* tagged.failure
+    const { encoded, tag } = tagged.success
+    const lines = Command.lineBytes(encoded)
+    if (lines === undefined) {
+      // Only header field names longer than a quoted string could need a literal.
       state.inFlight.delete(tag)
-      return yield* Command.invalid("FETCH", encoded.failure)
+      return yield* ImapError.make(
+        new ImapError.InvalidArgument({ command: "FETCH", field: "items", detail: "an argument would need a literal" })
+      )
     }
-    const lines: Array<Uint8Array> = []
-    for (const part of encoded.success.parts) {
-      if (part._tag !== "Line") {
-        // Only header field names longer than a quoted string could need a literal.
-        state.inFlight.delete(tag)
-        return yield* ImapError.make(
-          new ImapError.InvalidArgument({ command: "FETCH", field: "items", detail: "an argument would need a literal" })
-        )
-      }
-      lines.push(part.bytes)
-    }
-    yield* session.wire.write(lines, [encoded.success.redacted])
+    yield* session.wire.write(lines, [encoded.redacted])
     const nextBatch = lend ? Effect.andThen(session.wire.recycle, session.wire.nextBatch("command")) : session.wire.nextBatch("command")
     const handler = consumer(session, state, selection)
     let done = false

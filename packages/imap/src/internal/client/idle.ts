@@ -161,18 +161,11 @@ const idling = (
     )
 
   const cycle = Effect.gen(function*() {
-    const tag = State.nextTag(state)
-    const encoded = ImapCommand.encode(tag, ImapCommand.idle, {
-      capabilities: Command.capabilitiesOf(session),
-      utf8: state.utf8
-    })
-    if (Result.isFailure(encoded)) {
-      state.inFlight.delete(tag)
-      return yield* Command.invalid("IDLE", encoded.failure)
-    }
-    const lines: Array<Uint8Array> = []
-    for (const part of encoded.success.parts) if (part._tag === "Line") lines.push(part.bytes)
-    yield* session.wire.write(lines, [encoded.success.redacted], "command")
+    const tagged = Command.encodeTagged(session, state, ImapCommand.idle, "IDLE")
+    if (Result.isFailure(tagged)) return yield* tagged.failure
+    const { encoded, tag } = tagged.success
+    // IDLE has no arguments: one line.
+    yield* session.wire.write(Command.lineBytes(encoded) ?? [], [encoded.redacted], "command")
     for (;;) {
       const c = Command.classify(state, tag, yield* session.wire.next("command"), undefined)
       if (c._tag === "Continuation") break
