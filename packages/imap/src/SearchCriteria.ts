@@ -366,25 +366,39 @@ const isAscii = (s: string): boolean => {
  * @category guards
  * @since 0.1.0
  */
-export const needsUtf8 = (criterion: Criterion): boolean => {
+export const needsUtf8 = (criterion: Criterion): boolean =>
+  some(criterion, (c) => {
+    switch (c._tag) {
+      case "Body":
+      case "Text":
+      case "From":
+      case "To":
+      case "Cc":
+      case "Bcc":
+      case "Subject":
+        return !isAscii(c.value)
+      case "Header":
+        return !isAscii(c.field) || !isAscii(c.value)
+      default:
+        return false
+    }
+  })
+
+/**
+ * Whether `predicate` holds for a key anywhere in the criterion (under NOT, OR and AND).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const some = (criterion: Criterion, predicate: (key: Criterion) => boolean): boolean => {
   switch (criterion._tag) {
-    case "Body":
-    case "Text":
-    case "From":
-    case "To":
-    case "Cc":
-    case "Bcc":
-    case "Subject":
-      return !isAscii(criterion.value)
-    case "Header":
-      return !isAscii(criterion.field) || !isAscii(criterion.value)
     case "Not":
-      return needsUtf8(criterion.criterion)
+      return some(criterion.criterion, predicate)
     case "Or":
-      return needsUtf8(criterion.left) || needsUtf8(criterion.right)
+      return some(criterion.left, predicate) || some(criterion.right, predicate)
     case "And":
-      return criterion.criteria.some(needsUtf8)
+      return criterion.criteria.some((c) => some(c, predicate))
     default:
-      return false
+      return predicate(criterion)
   }
 }

@@ -194,20 +194,8 @@ export const create = (
 // -----------------------------------------------------------------------------
 
 /** Whether a search uses the MODSEQ key (RFC 7162 §3.1.5). */
-export const usesModSeq = (c: SearchCriteria.Criterion): boolean => {
-  switch (c._tag) {
-    case "ModSeq":
-      return true
-    case "Not":
-      return usesModSeq(c.criterion)
-    case "Or":
-      return usesModSeq(c.left) || usesModSeq(c.right)
-    case "And":
-      return c.criteria.some(usesModSeq)
-    default:
-      return false
-  }
-}
+export const usesModSeq = (criterion: SearchCriteria.Criterion): boolean =>
+  SearchCriteria.some(criterion, (c) => c._tag === "ModSeq")
 
 /** CONDSTORE is needed for MODSEQ / CHANGEDSINCE (RFC 7162 §3.1.4). */
 export const checkFetch = (
