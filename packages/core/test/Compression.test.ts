@@ -19,6 +19,7 @@ import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import * as Zlib from "node:zlib"
 // core does not depend on testkit (dependencies point one way); its tests borrow the in-memory transport.
+import { perFlush } from "../../testkit/src/Deflate.ts"
 import { reasonOf } from "../../testkit/src/Failures.ts"
 import * as MemoryTransport from "../../testkit/src/MemoryTransport.ts"
 import { makeInflater, PIECE } from "../src/internal/deflate.ts"
@@ -39,31 +40,6 @@ const withServer = (config: LineServer.Config) => {
 const authenticated = Connection.session(LineDialect.dialect, { ...options, credentials: alice })
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(parts)
-
-/**
- * Writes each piece to a zlib stream and sync-flushes it, as an RFC 4978 peer does after every
- * write; resolves with the output of each piece.
- */
-const perFlush = (stream: Zlib.DeflateRaw | Zlib.InflateRaw, pieces: ReadonlyArray<Uint8Array>) =>
-  new Promise<Array<Uint8Array>>((resolve, reject) => {
-    let current: Array<Buffer> = []
-    const outputs: Array<Uint8Array> = []
-    stream.on("data", (chunk: Buffer) => current.push(chunk))
-    stream.on("error", reject)
-    const step = (i: number) => {
-      if (i === pieces.length) {
-        stream.destroy()
-        return resolve(outputs)
-      }
-      stream.write(pieces[i]!)
-      stream.flush(Zlib.constants.Z_SYNC_FLUSH, () => {
-        outputs.push(concat(current))
-        current = []
-        step(i + 1)
-      })
-    }
-    step(0)
-  })
 
 /** One raw DEFLATE stream carrying the groups, each flushed on its own. */
 const deflateGroups = async (groups: ReadonlyArray<Uint8Array>) => concat(await perFlush(Zlib.createDeflateRaw(), groups))

@@ -21,37 +21,13 @@ import * as Zlib from "node:zlib"
 import * as ImapClient from "../src/ImapClient.ts"
 import * as SequenceSet from "../src/SequenceSet.ts"
 import * as H from "./ImapHarness.ts"
+import { perFlush } from "@starttls/testkit/Deflate"
 
 const CRLF = "\r\n"
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const login = ImapClient.session({ ...H.options, credentials: H.credentials })
 const all = SequenceSet.range(1, "*")
-
-/**
- * Writes each piece to a raw DEFLATE stream and sync-flushes it, as an RFC 4978 peer does after
- * every write; the output of each piece.
- */
-const perFlush = (stream: Zlib.DeflateRaw | Zlib.InflateRaw, pieces: ReadonlyArray<Uint8Array>) =>
-  new Promise<Array<Uint8Array>>((resolve, reject) => {
-    let current: Array<Buffer> = []
-    const outputs: Array<Uint8Array> = []
-    stream.on("data", (chunk: Buffer) => current.push(chunk))
-    stream.on("error", reject)
-    const step = (i: number) => {
-      if (i === pieces.length) {
-        stream.destroy()
-        return resolve(outputs)
-      }
-      stream.write(pieces[i]!)
-      stream.flush(Zlib.constants.Z_SYNC_FLUSH, () => {
-        outputs.push(Buffer.concat(current))
-        current = []
-        step(i + 1)
-      })
-    }
-    step(0)
-  })
 
 const deflateEach = (pieces: ReadonlyArray<string | Uint8Array>) =>
   Effect.promise(() =>

@@ -1,6 +1,7 @@
 // @barrel: Auto-generated exports (scripts/barrels.mjs). Do not edit manually.
 export * as Certificates from "./Certificates.ts"
 export * as Chunking from "./Chunking.ts"
+export * as Deflate from "./Deflate.ts"
 export * as Failures from "./Failures.ts"
 export * as ImapServer from "./ImapServer.ts"
 export * as LoopbackServer from "./LoopbackServer.ts"
