@@ -207,6 +207,29 @@ export interface Assembling {
 const limit = (max: number, actual: number) =>
   MailError.make(new MailError.LimitExceeded({ limit: "maxLiteralSize", max, actual }))
 
+/** Starts assembling a streamed literal, at most `maxLiteralSize` (else the limit's error). */
+export const assemble = (
+  session: State.Session,
+  frame: ImapResponse.LiteralStart
+): Result.Result<Assembling, MailError.MailError> => {
+  const max = session.limits.maxLiteralSize
+  if (frame.size > max) return Result.fail(limit(max, frame.size))
+  return Result.succeed({
+    item: frame.item,
+    section: frame.section,
+    origin: frame.origin,
+    bytes: new Uint8Array(frame.size),
+    fill: 0
+  })
+}
+
+/** Appends a streamed literal's chunk to the literal being assembled. */
+export const addChunk = (current: Assembling | undefined, frame: ImapResponse.LiteralChunk): void => {
+  if (current === undefined) return
+  current.bytes.set(frame.bytes, current.fill)
+  current.fill += frame.bytes.length
+}
+
 /** Puts assembled bytes in place of the sections the parser streamed. */
 const fillStreamed = (
   sections: ReadonlyArray<ImapResponse.BodySection> | undefined,
@@ -331,21 +354,14 @@ export const messages = (
       frame: (frame, out) => {
         switch (frame._tag) {
           case "LiteralStart": {
-            if (frame.size > session.limits.maxLiteralSize) return limit(session.limits.maxLiteralSize, frame.size)
-            current = {
-              item: frame.item,
-              section: frame.section,
-              origin: frame.origin,
-              bytes: new Uint8Array(frame.size),
-              fill: 0
-            }
-            assembled.push(current)
+            const started = assemble(session, frame)
+            if (Result.isFailure(started)) return started.failure
+            current = started.success
+            assembled.push(started.success)
             return undefined
           }
           case "LiteralChunk":
-            if (current === undefined) return undefined
-            current.bytes.set(frame.bytes, current.fill)
-            current.fill += frame.bytes.length
+            addChunk(current, frame)
             return undefined
           case "Fetch": {
             const ours = belongs(selection, frame)

@@ -68,7 +68,7 @@ import * as MailboxName from "../../MailboxName.ts"
 import type * as SearchCriteria from "../../SearchCriteria.ts"
 import * as SequenceSet from "../../SequenceSet.ts"
 import * as Command from "./command.ts"
-import type * as Fetch from "./fetch.ts"
+import * as Fetch from "./fetch.ts"
 import * as State from "./state.ts"
 
 // -----------------------------------------------------------------------------
@@ -294,8 +294,6 @@ const settle = (entry: Entry, exit: Exit.Exit<ImapResponse.Tagged, Failure>): vo
   Deferred.doneUnsafe(entry.reply, exit)
 }
 
-const linesOnly = (encoded: ImapCommand.EncodedCommand): boolean => encoded.parts.every((part) => part._tag === "Line")
-
 type Step =
   | { readonly _tag: "Write"; readonly chunks: ReadonlyArray<Uint8Array>; readonly trace: ReadonlyArray<string> }
   | { readonly _tag: "Alone"; readonly entry: Entry }
@@ -323,7 +321,8 @@ const pump = (session: State.Session, state: State.State, line: Line): Step => {
       settle(entry, Exit.fail(Command.invalid(entry.name, encoded.failure)))
       continue
     }
-    if (!linesOnly(encoded.success)) {
+    const bytes = Command.lineBytes(encoded.success)
+    if (bytes === undefined) {
       // A synchronizing literal waits for the server's "+" (RFC 9051 §7.6): alone, the usual way.
       if (line.flight.length > 0) break
       line.queue.shift()
@@ -332,7 +331,7 @@ const pump = (session: State.Session, state: State.State, line: Line): Step => {
     line.queue.shift()
     entry.tag = State.nextTag(state)
     line.flight.push(entry)
-    for (const part of encoded.success.parts) if (part._tag === "Line") chunks.push(part.bytes)
+    for (const b of bytes) chunks.push(b)
     trace.push(encoded.success.redacted)
     if (entry.kind.barrier) break
   }
@@ -448,24 +447,15 @@ const receive = (
           const error = violation("unexpected literal data outside FETCH")
           return stop(session, line, () => error)
         }
-        const max = session.limits.maxLiteralSize
-        if (frame.size > max) {
-          // The reply cannot be taken apart any further: the connection is closed.
-          const error = MailError.make(new MailError.LimitExceeded({ limit: "maxLiteralSize", max, actual: frame.size }))
-          return stop(session, line, () => error)
-        }
-        const { item, origin, section, size } = frame
-        line.assembled.push({ item, section, origin, bytes: new Uint8Array(size), fill: 0 })
+        const started = Fetch.assemble(session, frame)
+        // Over the limit, the reply cannot be taken apart any further: the connection is closed.
+        if (Result.isFailure(started)) return stop(session, line, () => started.failure)
+        line.assembled.push(started.success)
         break
       }
-      case "LiteralChunk": {
-        const current = line.assembled[line.assembled.length - 1]
-        if (current !== undefined) {
-          current.bytes.set(frame.bytes, current.fill)
-          current.fill += frame.bytes.length
-        }
+      case "LiteralChunk":
+        Fetch.addChunk(line.assembled[line.assembled.length - 1], frame)
         break
-      }
       case "Condition":
         if (frame.status === "BYE") {
           State.absorb(state, frame)
