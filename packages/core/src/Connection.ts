@@ -448,13 +448,21 @@ export const connectTls = <F, Caps>(
  */
 export const queryCapabilities = <S extends State, F, Caps>(
   connection: Connection<S, F, Caps>
-): Effect.Effect<Caps, MailError.MailError> =>
-  withSession(connection, (session) =>
-    Effect.tap(exchange(session, session.protocol.capabilities()), (caps) =>
-      Effect.sync(() => {
-        if (session.state === "Plain") session.plaintextCapabilities = caps
-        else session.capabilities = caps
-      })))
+): Effect.Effect<Caps, MailError.MailError> => withSession(connection, askCapabilities)
+
+/**
+ * The capability query on a session whose lock the caller holds; the answer is kept (apart, when
+ * the connection is Plain: untrusted).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const askCapabilities = <F, Caps>(session: Session<F, Caps>): Effect.Effect<Caps, MailError.MailError> =>
+  Effect.tap(exchange(session, session.protocol.capabilities()), (caps) =>
+    Effect.sync(() => {
+      if (session.state === "Plain") session.plaintextCapabilities = caps
+      else session.capabilities = caps
+    }))
 
 /**
  * Capabilities of a Secure or Authenticated connection, learned over TLS (asked now if not yet
@@ -824,13 +832,10 @@ export const authenticate = <S extends "Plain" | "Secure", F, Caps, E = never>(
     const session = yield* check(connection)
     const plaintext = session.state === "Plain"
     const sasl = session.protocol.sasl
-    const named = options?.mechanisms?.length === 1 ? options.mechanisms[0]!.toUpperCase() : undefined
+    const named = Sasl.independentOf(options?.mechanisms)
     let capabilities: Caps | undefined
     let offered: ReadonlyArray<string>
-    if (
-      named !== undefined && options?.withoutCapabilities === true && !plaintext &&
-      session.capabilities === undefined && Sasl.offerIndependent.some((m) => m === named)
-    ) {
+    if (named !== undefined && options?.withoutCapabilities === true && !plaintext && session.capabilities === undefined) {
       // The caller's one mechanism, started without the server's list (see `withoutCapabilities`).
       capabilities = undefined
       offered = [named]

@@ -565,6 +565,19 @@ export const offerIndependent: ReadonlyArray<MechanismName> = [
 ]
 
 /**
+ * The mechanism of a caller's list that names exactly one of `offerIndependent` (any case), which
+ * may then start without the server's list; `undefined` otherwise.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const independentOf = (mechanisms: ReadonlyArray<string> | undefined): MechanismName | undefined => {
+  if (mechanisms === undefined || mechanisms.length !== 1) return undefined
+  const named = mechanisms[0]!.toUpperCase()
+  return offerIndependent.find((m) => m === named)
+}
+
+/**
  * Token mechanisms, strongest first: the standard OAUTHBEARER (RFC 7628) before Google's XOAUTH2.
  *
  * @category models

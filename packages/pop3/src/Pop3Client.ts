@@ -458,11 +458,9 @@ export const session = <E = never>(
   options: SessionOptions<E>
 ): Effect.Effect<Pop3Connection<"Authenticated">, E | MailError.MailError, Transport | Scope.Scope> =>
   Effect.gen(function*() {
-    const only = options.authenticate?.mechanisms
-    const named = only !== undefined && only.length === 1 ? only[0]!.toUpperCase() : undefined
     if (
-      named !== undefined && options.authenticate?.withoutCapabilities !== false &&
-      Sasl.offerIndependent.some((m) => m === named)
+      Sasl.independentOf(options.authenticate?.mechanisms) !== undefined &&
+      options.authenticate?.withoutCapabilities !== false
     ) {
       return yield* namedSession(options)
     }
@@ -702,10 +700,7 @@ const capabilitiesOverTls = (
 ): Effect.Effect<Pop3Capabilities.Pop3Capabilities | undefined, MailError.MailError> =>
   session.capabilities !== undefined || session.wire.tls() === undefined
     ? Effect.succeed(session.capabilities)
-    : Effect.tap(Connection.exchange(session, session.protocol.capabilities()), (caps) =>
-      Effect.sync(() => {
-        session.capabilities = caps
-      }))
+    : Connection.askCapabilities(session)
 
 /** Starts a flight under the stream's scope; the finalizer drains what was sent and not read. */
 const flight = <C extends TransactionCommand>(
