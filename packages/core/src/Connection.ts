@@ -510,7 +510,7 @@ export const startTls = <F, Caps>(
   withSession(connection, (session) =>
     Effect.gen(function*() {
       if (session.dialect.capabilitiesBeforeStartTls && session.plaintextCapabilities === undefined) {
-        session.plaintextCapabilities = yield* exchange(session, session.protocol.capabilities())
+        yield* askCapabilities(session)
       }
       if (
         session.dialect.capabilitiesBeforeStartTls && session.plaintextCapabilities !== undefined &&

@@ -373,7 +373,8 @@ export const login = <S extends "Plain" | "Secure">(
     TlsPolicy.OnPlain<S, TlsPolicy.PlaintextAuth>
   >
 
-// Mechanisms whose first message completes the client's side: safe to send without waiting.
+// Mechanisms of `Sasl.offerIndependent` whose first message completes the client's side: safe to
+// send without waiting.
 const PIPELINABLE: ReadonlySet<string> = new Set(["PLAIN", "EXTERNAL", "XOAUTH2", "OAUTHBEARER"])
 
 /** Resolved credentials as credentials again (a fetched token is not fetched twice). */
@@ -435,8 +436,7 @@ export const session = <E = never>(
         return yield* authenticate(connection as ImapConnection<"Secure">, options.credentials, options.authenticate)
       case "Plain": {
         const plain = connection as ImapConnection<"Plain">
-        const only = options.authenticate?.mechanisms
-        const mechanism = only !== undefined && only.length === 1 ? only[0]!.toUpperCase() : undefined
+        const mechanism = Sasl.independentOf(options.authenticate?.mechanisms)
         if (mechanism !== undefined && PIPELINABLE.has(mechanism)) {
           return yield* pipelinedSession(plain, mechanism, options)
         }

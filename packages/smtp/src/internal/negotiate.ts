@@ -206,12 +206,7 @@ export const extensionsOf = (session: Session): Effect.Effect<Ext, MailError.Mai
   Effect.suspend(() => {
     const plaintext = session.state === "Plain"
     const known = plaintext ? session.plaintextCapabilities : session.capabilities
-    if (known !== undefined) return Effect.succeed(known)
-    return Effect.tap(Connection.exchange(session, session.protocol.capabilities()), (ext) =>
-      Effect.sync(() => {
-        if (plaintext) session.plaintextCapabilities = ext
-        else session.capabilities = ext
-      }))
+    return known !== undefined ? Effect.succeed(known) : Connection.askCapabilities(session)
   })
 
 /**
