@@ -136,16 +136,27 @@ export const check = <S extends State, F, Caps>(
   connection: Connection<S, F, Caps>
 ): Effect.Effect<Session<F, Caps>, MailError.MailError> =>
   Effect.suspend(() => {
-    const session = connection.session
-    if (session.state === "Closed" && session.failure !== undefined) return Effect.fail(session.failure)
-    if (session.generation !== connection.generation || session.state !== connection.state) {
-      return Effect.fail(MailError.make(new MailError.StaleConnection({
-        expected: connection.state,
-        actual: session.state
-      })))
-    }
-    return Effect.succeed(session)
+    const failure = staleness(connection)
+    return failure === undefined ? Effect.succeed(connection.session) : Effect.fail(failure)
   })
+
+/**
+ * `check` as a plain function, for code that cannot run an Effect at that point (a pipeline writing
+ * queued commands): the failure, or `undefined` when the handle is current.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const staleness = <S extends State, F, Caps>(
+  connection: Connection<S, F, Caps>
+): MailError.MailError | undefined => {
+  const session = connection.session
+  if (session.state === "Closed" && session.failure !== undefined) return session.failure
+  if (session.generation !== connection.generation || session.state !== connection.state) {
+    return MailError.make(new MailError.StaleConnection({ expected: connection.state, actual: session.state }))
+  }
+  return undefined
+}
 
 /**
  * Runs `f` holding the session's lock, after checking (under the lock) that the handle is current.

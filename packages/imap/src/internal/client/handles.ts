@@ -59,15 +59,7 @@ export const withSelection = <A, E, R>(
   withState(handle, (session, state) =>
     Effect.flatMap(currentSelection(handle, state), (selection) => f(session, state, selection)))
 
-/** `Connection.check` at the moment a pipelined command is written (no Effect: the driver is writing). */
-const stale = (connection: ImapConnection<Connection.State>): MailError.MailError | undefined => {
-  const session = connection.session
-  if (session.generation === connection.generation && session.state === connection.state) return undefined
-  if (session.state === "Closed" && session.failure !== undefined) return session.failure
-  return MailError.make(new MailError.StaleConnection({ expected: connection.state, actual: session.state }))
-}
-
-/** Runs `f` with a `send` whose commands are checked when written: the handle (`stale`), then `current`. */
+/** Runs `f` with a `send` whose commands are checked when written: the handle (`Connection.staleness`), then `current`. */
 const pipelinedOn = <A, E, R>(
   connection: ImapConnection<Connection.State>,
   current: (state: State.State) => MailError.MailError | undefined,
@@ -76,7 +68,8 @@ const pipelinedOn = <A, E, R>(
   Effect.flatMap(Connection.check(connection), (session) => {
     const state = State.of(session)
     State.settle(session, state)
-    const check = () => stale(connection) ?? current(state)
+    // checked again when the driver writes it (no Effect there)
+    const check = () => Connection.staleness(connection) ?? current(state)
     const send: Pipeline.Send = (command, options) =>
       Pipeline.submit(session, state, { command, name: options.name, claim: options.onUntagged, check })
     return Effect.ensuring(f(session, state, send), State.flush(session, state))
