@@ -1190,7 +1190,7 @@ export const uidExpunge = (
   Effect.flatMap(Connection.check(handle.connection), (session) =>
     Command.capabilitiesOf(session).uidplus
       ? Messages.expungeWith(handle, { _tag: "UidExpunge", set: uids }, "UID EXPUNGE")
-      : Effect.fail(ImapError.make(new ImapError.MissingCapability({ command: "UID EXPUNGE", capability: "UIDPLUS" }))))
+      : Effect.fail(ImapError.missingCapability("UID EXPUNGE", "UIDPLUS")))
     .pipe(Effect.withSpan("Imap.uidExpunge"))
 
 // -----------------------------------------------------------------------------

@@ -218,3 +218,12 @@ export class ImapError extends Schema.TaggedError<ImapError>("@starttls/imap/Ima
  * @since 0.1.0
  */
 export const make = (reason: ImapErrorReason): ImapError => new ImapError({ reason })
+
+/**
+ * The error of a command the server's capabilities do not allow (nothing was written).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const missingCapability = (command: string, capability: string): ImapError =>
+  make(new MissingCapability({ command, capability }))

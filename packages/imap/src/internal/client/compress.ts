@@ -86,7 +86,7 @@ const command = (
     }
   }))
 
-const missing = ImapError.make(new ImapError.MissingCapability({ command: "COMPRESS", capability: "COMPRESS=DEFLATE" }))
+const missing = ImapError.missingCapability("COMPRESS", "COMPRESS=DEFLATE")
 
 /**
  * Starts COMPRESS=DEFLATE on an authenticated connection (see the module header for the rules).

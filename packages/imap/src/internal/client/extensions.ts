@@ -41,7 +41,7 @@ import * as Messages from "./messages.ts"
 import * as State from "./state.ts"
 
 const missing = (command: string, capability: string) =>
-  Effect.fail(ImapError.make(new ImapError.MissingCapability({ command, capability })))
+  Effect.fail(ImapError.missingCapability(command, capability))
 
 const invalidState = (command: string, detail: string) =>
   Effect.fail(ImapError.make(new ImapError.InvalidState({ command, detail })))

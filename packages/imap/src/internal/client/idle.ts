@@ -255,7 +255,7 @@ export const idle = (
     if (Result.isFailure(times)) return yield* times.failure
     const poll = !Command.capabilitiesOf(session).idle
     if (poll && options?.fallback !== "poll") {
-      return yield* ImapError.make(new ImapError.MissingCapability({ command: "IDLE", capability: "IDLE" }))
+      return yield* ImapError.missingCapability("IDLE", "IDLE")
     }
     const state = State.of(session)
     const scope = yield* Effect.scope

@@ -97,7 +97,7 @@ export const leave = (handle: Selected, command: "Close" | "Unselect") =>
     Effect.gen(function*() {
       const caps = Command.capabilitiesOf(session)
       if (command === "Unselect" && !caps.unselect) {
-        return yield* ImapError.make(new ImapError.MissingCapability({ command: "UNSELECT", capability: "UNSELECT" }))
+        return yield* ImapError.missingCapability("UNSELECT", "UNSELECT")
       }
       yield* Command.run(session, { _tag: command }, { name: command.toUpperCase() }).pipe(
         Effect.ensuring(Effect.sync(() => {

@@ -91,7 +91,7 @@ export const transfer = (
   pipelinedSelection(handle, (session, _state, _selection, send) =>
     Effect.gen(function*() {
       if (command === "Move" && !Command.capabilitiesOf(session).move) {
-        return yield* ImapError.make(new ImapError.MissingCapability({ command: "MOVE", capability: "MOVE" }))
+        return yield* ImapError.missingCapability("MOVE", "MOVE")
       }
       let untagged: CopyResult | undefined
       const reply = yield* send({ _tag: command, uid: options?.uid === true, set, mailbox: destination }, {
@@ -141,7 +141,7 @@ export const store = (
     const updated: Array<StoreResult & { readonly modseq: bigint | undefined }> = []
     const uid = options?.uid === true
     if (options?.unchangedSince !== undefined && !Command.capabilitiesOf(session).condstore) {
-      return Effect.fail(ImapError.make(new ImapError.MissingCapability({ command: "STORE UNCHANGEDSINCE", capability: "CONDSTORE" })))
+      return Effect.fail(ImapError.missingCapability("STORE UNCHANGEDSINCE", "CONDSTORE"))
     }
     const command: ImapCommand.Store = {
       _tag: "Store",
