@@ -9,6 +9,8 @@
  *    `TlsPolicy.PlaintextAuth` layer; with it, it is still refused (typed `PolicyViolation`)
  *    because the server advertises LOGINDISABLED, and no credential is sent.
  * 3. After TLS: authenticate, SELECT INBOX, FETCH the messages as a stream.
+ * 4. Extensions on one TLS session: COMPRESS=DEFLATE, ENABLE CONDSTORE (HIGHESTMODSEQ), three
+ *    STATUS pipelined in one write, and IDLE delivering a message that arrives meanwhile.
  */
 import * as Credentials from "@starttls/core/Credentials"
 import * as TlsPolicy from "@starttls/core/TlsPolicy"
@@ -18,6 +20,8 @@ import * as MemoryTransport from "@starttls/testkit/MemoryTransport"
 import * as Recording from "@starttls/testkit/Recording"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as ImapClient from "../src/ImapClient.ts"
@@ -103,4 +107,36 @@ export const demo: Effect.Effect<void, unknown, never> = Effect.gen(function*() 
   }).pipe(Effect.scoped, Effect.provide(transport))
   const last = server.connections()[2]!.recording()
   yield* Console.log(`IMAP  plaintext part of the authenticated session: ${JSON.stringify(Recording.plaintextClientBytes(last))}`)
+
+  // 4. Extensions, on a server that also offers COMPRESS=DEFLATE after authentication.
+  const rich = yield* ImapServer.make({ users: { alice: password }, compress: true })
+  rich.append("alice", "INBOX", message(1, "Pipelined"))
+  for (const name of ["Sent", "Drafts"]) rich.createMailbox("alice", name)
+  const clientWrites = () => rich.connections()[0]?.commands.map((c) => c.name) ?? []
+  yield* Effect.gen(function*() {
+    const imap = yield* ImapClient.session({ ...options, credentials, compress: true })
+    yield* Console.log(`IMAP  COMPRESS=DEFLATE after login, over TLS: compressed ${ImapClient.isCompressed(imap)}`)
+    const enabled = yield* ImapClient.enable(imap, ["CONDSTORE"])
+    const before = clientWrites().length
+    const statuses = yield* Effect.all(
+      ["INBOX", "Sent", "Drafts"].map((name) => ImapClient.status(imap, name)),
+      { concurrency: "unbounded" }
+    )
+    yield* Console.log(
+      `IMAP  ENABLE ${list(enabled)}; ${clientWrites().length - before} STATUS sent without waiting for each other ` +
+        `(Effect.all; answers matched by tag): ${statuses.map((s) => `${s.name} ${s.messages}`).join(", ")}`
+    )
+    const inbox = yield* ImapClient.select(imap, "INBOX")
+    yield* Console.log(`IMAP  SELECT INBOX: HIGHESTMODSEQ ${inbox.status.highestModSeq}`)
+    const idling = yield* Effect.forkChild(Stream.runHead(ImapClient.idle(inbox)))
+    // Another session delivers a message once the client idles.
+    for (let i = 0; i < 400 && !clientWrites().includes("IDLE"); i++) yield* Effect.sleep("5 millis")
+    rich.append("alice", "INBOX", message(2, "Arrived while idling"))
+    const event = Option.getOrUndefined(yield* Fiber.join(idling))
+    yield* Console.log(
+      `IMAP  IDLE saw: ${JSON.stringify(event)}; ending the stream sent DONE, the connection goes on: ` +
+        `${(yield* ImapClient.status(imap, "INBOX")).messages} messages in INBOX`
+    )
+    yield* ImapClient.logout(imap)
+  }).pipe(Effect.scoped, Effect.provide(MemoryTransport.layer(rich.handler)))
 })
