@@ -15,7 +15,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts"],
+          // scripts/demo.test.ts: `pnpm demo` (the main job) as a test
+          include: ["packages/*/test/**/*.test.ts", "scripts/**/*.test.ts"],
           exclude: ["**/node_modules/**", integrationFiles],
           typecheck: {
             enabled: true,
