@@ -858,6 +858,12 @@ export interface FetchOptions {
   readonly uid?: boolean | undefined
   /** CHANGEDSINCE (RFC 7162 §3.1.4.1): only messages whose mod-sequence is higher. */
   readonly changedSince?: bigint | number | undefined
+  /**
+   * VANISHED (RFC 7162 §3.2.6), with `uid` and `changedSince`, once QRESYNC is enabled: the server
+   * also reports the UIDs of the set expunged since that mod-sequence, as `* VANISHED (EARLIER)`,
+   * delivered as `Vanished` events (`earlier: true`; the view is not changed by them).
+   */
+  readonly vanished?: boolean | undefined
 }
 
 /**

@@ -121,6 +121,17 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("IMAP extensions against real
         )
         assert.deepStrictEqual(changed.map((m) => m.uid), [two])
         assert.isAbove(Number(changed[0]!.modseq), Number(known.modSeq))
+        // CHANGEDSINCE ... VANISHED: the expunged UID comes back as a Vanished (EARLIER) event.
+        const events = yield* ImapClient.events(imap)
+        const sinceKnown = yield* Stream.runCollect(
+          ImapClient.fetch(again, SequenceSet.all, { flags: true }, { uid: true, changedSince: known.modSeq, vanished: true })
+        )
+        assert.deepStrictEqual(sinceKnown.map((m) => m.uid), [two])
+        // (The first subscriber also gets the earlier events: the UID EXPUNGE's `VANISHED 1`, not EARLIER.)
+        const vanished = yield* Stream.runCollect(
+          events.pipe(Stream.filter((e) => e._tag === "Vanished" && e.earlier), Stream.take(1))
+        )
+        assert.deepStrictEqual(vanished, [{ _tag: "Vanished", mailbox, uids: String(one), earlier: true }])
         // UNCHANGEDSINCE: two changed since `known`, three did not: MODIFIED is data.
         const conditional = yield* ImapClient.store(again, SequenceSet.fromNumbers([two, three]), "add", ["\\Seen"], {
           uid: true,

@@ -289,6 +289,65 @@ describe("QRESYNC (RFC 7162 §3.2)", () => {
       assert.deepStrictEqual(events, [])
     }))
 
+  it.live("UID FETCH (CHANGEDSINCE m VANISHED): the changed messages, and VANISHED (EARLIER) as events", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* H.play(
+        String.raw`${X.loggedIn(CONDSTORE)}
+          C: A4 ENABLE QRESYNC
+          S: * ENABLED QRESYNC
+          S+ A4 OK Enabled.
+          C: A5 SELECT INBOX
+          S: * 3 EXISTS
+          S+ A5 OK [READ-WRITE] selected
+          C: A6 UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE 12345 VANISHED)
+          S: * VANISHED (EARLIER) 4:5,9
+          S+ * 2 FETCH (UID 6 FLAGS (\\Seen) MODSEQ (12350))
+          S+ A6 OK done
+        `,
+        Effect.gen(function*() {
+          const imap = yield* X.login
+          const hub = yield* ImapClient.events(imap)
+          yield* ImapClient.enable(imap, ["QRESYNC"])
+          const inbox = yield* ImapClient.select(imap, "INBOX")
+          const changed = yield* Stream.runCollect(
+            ImapClient.fetch(inbox, SequenceSet.all, { flags: true }, { uid: true, changedSince: 12345, vanished: true })
+          )
+          yield* ImapClient.logout(imap)
+          return { changed, events: yield* Stream.runCollect(hub) }
+        })
+      )
+      H.assertSuccess(exit)
+      if (Exit.isFailure(exit)) return
+      assert.deepStrictEqual(exit.value.changed.map((m) => [m.uid, m.flags]), [[6, ["\\Seen"]]])
+      assert.deepStrictEqual(exit.value.events, [{ _tag: "Vanished", mailbox: "INBOX", uids: "4:5,9", earlier: true }])
+    }))
+
+  it.live("FETCH VANISHED before ENABLE QRESYNC: InvalidState, nothing written", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* H.play(
+        String.raw`${X.loggedIn(CONDSTORE)}
+          C: A4 SELECT INBOX
+          S: * 3 EXISTS
+          S+ A4 OK [READ-WRITE] selected
+          C: A5 NOOP
+          S: A5 OK done
+        `,
+        Effect.gen(function*() {
+          const imap = yield* X.login
+          const inbox = yield* ImapClient.select(imap, "INBOX")
+          const reason = yield* refusal(Stream.runDrain(ImapClient.fetch(inbox, SequenceSet.all, { flags: true }, {
+            uid: true,
+            changedSince: 1,
+            vanished: true
+          })))
+          yield* ImapClient.noop(inbox)
+          return reason
+        })
+      )
+      H.assertSuccess(exit)
+      if (Exit.isSuccess(exit)) assert.deepInclude(exit.value, { _tag: "InvalidState", command: "FETCH VANISHED" })
+    }))
+
   it.live("QRESYNC before ENABLE: InvalidState, nothing written", () =>
     Effect.gen(function*() {
       const { exit } = yield* H.play(

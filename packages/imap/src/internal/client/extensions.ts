@@ -197,18 +197,26 @@ export const create = (
 export const usesModSeq = (criterion: SearchCriteria.Criterion): boolean =>
   SearchCriteria.some(criterion, (c) => c._tag === "ModSeq")
 
-/** CONDSTORE is needed for MODSEQ / CHANGEDSINCE (RFC 7162 §3.1.4). */
+/**
+ * CONDSTORE is needed for MODSEQ / CHANGEDSINCE (RFC 7162 §3.1.4); VANISHED needs QRESYNC enabled
+ * (RFC 7162 §3.2.6; that it goes with UID FETCH and CHANGEDSINCE the encoder checks).
+ */
 export const checkFetch = (
   handle: Selected,
   query: FetchQuery,
   options: FetchOptions | undefined
 ): Effect.Effect<void, ImapError.ImapError | MailError.MailError> => {
   const wants = options?.changedSince !== undefined ? "FETCH CHANGEDSINCE" : query.modseq === true ? "FETCH MODSEQ" : undefined
-  if (wants === undefined) return Effect.void
-  return Effect.flatMap(
-    Connection.check(handle.connection),
-    (session) => (Command.capabilitiesOf(session).condstore ? Effect.void : missing(wants, "CONDSTORE"))
-  )
+  if (wants === undefined && options?.vanished !== true) return Effect.void
+  return Effect.flatMap(Connection.check(handle.connection), (session) => {
+    const caps = Command.capabilitiesOf(session)
+    if (wants !== undefined && !caps.condstore) return missing(wants, "CONDSTORE")
+    if (options?.vanished !== true) return Effect.void
+    if (!caps.qresync) return missing("FETCH VANISHED", "QRESYNC")
+    return State.of(session).enabled.has("QRESYNC")
+      ? Effect.void
+      : invalidState("FETCH VANISHED", "RFC 7162 §3.2.6: QRESYNC must be enabled first (ImapClient.enable)")
+  })
 }
 
 /** CONDSTORE is needed for the MODSEQ search key (RFC 7162 §3.1.5). */

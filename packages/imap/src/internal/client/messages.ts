@@ -57,7 +57,8 @@ export const fetchCommand = (
   uid: options?.uid === true,
   set,
   items,
-  ...(options?.changedSince === undefined ? {} : { changedSince: options.changedSince })
+  ...(options?.changedSince === undefined ? {} : { changedSince: options.changedSince }),
+  ...(options?.vanished === true ? { vanished: true } : {})
 })
 
 /** The lock and a current selection for a stream's lifetime. */
