@@ -1092,6 +1092,27 @@ export const search = (
 
 
 /**
+ * SEARCH / UID SEARCH with a MODSEQ key (RFC 7162 §3.1.5): the numbers found, and the highest
+ * mod-sequence of those messages as the server reports it (`(MODSEQ n)` after the numbers, or the
+ * ESEARCH `MODSEQ` item); `modseq` is `undefined` when nothing was found. Needs CONDSTORE when the
+ * criteria use MODSEQ.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const searchWithModSeq = (
+  handle: Selected,
+  criteria: SearchCriteria.Criterion,
+  options?: { readonly uid?: boolean | undefined }
+): Effect.Effect<
+  { readonly numbers: ReadonlyArray<number>; readonly modseq: bigint | undefined },
+  ImapError.ImapError | MailError.MailError
+> =>
+  Effect.andThen(Extensions.checkSearch(handle, criteria), Messages.searchWithModSeq(handle, criteria, options)).pipe(
+    Effect.withSpan("Imap.searchWithModSeq")
+  )
+
+/**
  * UID SEARCH: `search` returning UIDs.
  *
  * @category combinators

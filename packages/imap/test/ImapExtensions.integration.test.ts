@@ -142,6 +142,10 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("IMAP extensions against real
         assert.deepStrictEqual(conditional.updated.map((u) => u.uid), [three])
         const modseqSearch = yield* ImapClient.uidSearch(again, SearchCriteria.modSeq(BigInt(known.modSeq) + 1n))
         assert.sameMembers([...modseqSearch], [two, three])
+        // RFC 7162 §3.1.5: with a MODSEQ key the server reports the highest mod-sequence found.
+        const found = yield* ImapClient.searchWithModSeq(again, SearchCriteria.modSeq(BigInt(known.modSeq) + 1n), { uid: true })
+        assert.sameMembers([...found.numbers], [two, three])
+        assert.isAbove(Number(found.modseq), Number(known.modSeq))
         const status = yield* ImapClient.status(imap, mailbox, ["HIGHESTMODSEQ", "MESSAGES"])
         assert.strictEqual(status.messages, 2)
         assert.isAbove(Number(status.highestModSeq), Number(known.modSeq))

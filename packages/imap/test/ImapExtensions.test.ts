@@ -206,6 +206,43 @@ describe("CONDSTORE (RFC 7162)", () => {
       H.assertSuccess(exit)
     }))
 
+  it.live("searchWithModSeq: the numbers and the reported MODSEQ (SEARCH and ESEARCH forms), none when nothing matched", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* H.play(
+        String.raw`${X.loggedIn(CONDSTORE)}
+          C: A4 SELECT INBOX
+          S: * 3 EXISTS
+          S+ A4 OK [READ-WRITE] selected
+          C: A5 UID SEARCH MODSEQ 100
+          S: * SEARCH 6 9 (MODSEQ 917162500)
+          S+ A5 OK done
+          C: A6 SEARCH MODSEQ 200
+          S: * ESEARCH (TAG "A6") ALL 2:3 MODSEQ 917162507
+          S+ A6 OK done
+          C: A7 SEARCH MODSEQ 300
+          S: * SEARCH
+          S+ A7 OK done
+        `,
+        Effect.gen(function*() {
+          const imap = yield* X.login
+          const inbox = yield* ImapClient.select(imap, "INBOX")
+          return [
+            yield* ImapClient.searchWithModSeq(inbox, SearchCriteria.modSeq(100), { uid: true }),
+            yield* ImapClient.searchWithModSeq(inbox, SearchCriteria.modSeq(200)),
+            yield* ImapClient.searchWithModSeq(inbox, SearchCriteria.modSeq(300))
+          ]
+        })
+      )
+      H.assertSuccess(exit)
+      if (Exit.isSuccess(exit)) {
+        assert.deepStrictEqual(exit.value, [
+          { numbers: [6, 9], modseq: 917162500n },
+          { numbers: [2, 3], modseq: 917162507n },
+          { numbers: [], modseq: undefined }
+        ])
+      }
+    }))
+
   it.live("without CONDSTORE: every CONDSTORE option is MissingCapability and nothing is written", () =>
     Effect.gen(function*() {
       const { exit } = yield* H.play(

@@ -188,6 +188,19 @@ export const search = (
 ): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
   pipelinedSelection(handle, (session, _state, _selection, send) => searchIn(session, criteria, options?.uid === true, send))
 
+export const searchWithModSeq = (
+  handle: Selected,
+  criteria: SearchCriteria.Criterion,
+  options: { readonly uid?: boolean | undefined } | undefined
+) =>
+  pipelinedSelection(handle, (session, _state, _selection, send) => searchFound(session, criteria, options?.uid === true, send))
+
+/** What a SEARCH found, with the highest mod-sequence the server reported (RFC 7162 §3.1.5). */
+export interface Found {
+  readonly numbers: ReadonlyArray<number>
+  readonly modseq: bigint | undefined
+}
+
 /** [UID] SEARCH on a session the caller holds (or through the pipeline with `send`). */
 export const searchIn = (
   session: State.Session,
@@ -195,8 +208,18 @@ export const searchIn = (
   uid: boolean,
   send: Pipeline.Send = Pipeline.alone(session)
 ): Effect.Effect<ReadonlyArray<number>, ImapError.ImapError | MailError.MailError> =>
+  Effect.map(searchFound(session, criteria, uid, send), (found) => found.numbers)
+
+/** SEARCH / UID SEARCH with what the server found and the MODSEQ it reported. */
+export const searchFound = (
+  session: State.Session,
+  criteria: SearchCriteria.Criterion,
+  uid: boolean,
+  send: Pipeline.Send = Pipeline.alone(session)
+): Effect.Effect<Found, ImapError.ImapError | MailError.MailError> =>
   Effect.suspend(() => {
     const numbers: Array<number> = []
+    let modseq: bigint | undefined
     // A number in a JavaScript array costs at least 8 bytes: bound an ESEARCH expansion like a response.
     const most = Math.floor(session.limits.maxResponseBytes / 8)
     let tooMany: number | undefined
@@ -205,9 +228,11 @@ export const searchIn = (
       onUntagged: (response) => {
         if (response._tag === "Search") {
           for (const n of response.numbers) numbers.push(n)
+          if (response.modseq !== undefined) modseq = response.modseq
           return true
         }
         // RFC 9051 §7.3.4: an IMAP4rev2 server answers SEARCH with ESEARCH (ALL as a sequence set).
+        if (response._tag === "ESearch" && response.modseq !== undefined) modseq = response.modseq
         if (response._tag !== "ESearch" || response.all === undefined) return response._tag === "ESearch"
         const set = SequenceSet.parse(response.all)
         if (Result.isFailure(set)) return true
@@ -223,7 +248,7 @@ export const searchIn = (
     }).pipe(
       Effect.flatMap(() =>
         tooMany === undefined
-          ? Effect.succeed(numbers as ReadonlyArray<number>)
+          ? Effect.succeed<Found>({ numbers, modseq })
           : Effect.fail(MailError.make(new MailError.LimitExceeded({ limit: "maxResponseBytes", max: most, actual: tooMany })))
       )
     )
