@@ -936,7 +936,7 @@ describe("unsolicited responses", () => {
       assert.strictEqual(H.reason(exit)._tag, "ProtocolViolation")
     }))
 
-  it.live("operations wait for each other: a second fiber's command runs after the first's reply", () =>
+  it.live("two fibers on one connection: the second command is pipelined behind the first, each gets its own reply", () =>
     Effect.gen(function*() {
       const { exit } = yield* H.play(
         String.raw`${H.SELECTED}
