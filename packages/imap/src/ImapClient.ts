@@ -80,6 +80,7 @@ import { authenticatedOf, connectionOf, pipelined } from "./internal/client/hand
 import * as Idle from "./internal/client/idle.ts"
 import * as Mailboxes from "./internal/client/mailboxes.ts"
 import * as Messages from "./internal/client/messages.ts"
+import * as Pipeline from "./internal/client/pipeline.ts"
 import * as State from "./internal/client/state.ts"
 import type * as SearchCriteria from "./SearchCriteria.ts"
 import * as SequenceSet from "./SequenceSet.ts"
@@ -485,7 +486,8 @@ export const noop = (handle: Any): Effect.Effect<void, ImapError.ImapError | Mai
 export const logout = (handle: Any): Effect.Effect<void> =>
   Effect.gen(function*() {
     const connection = connectionOf(handle)
-    yield* Connection.close(connection)
+    // Announced like any operation that runs alone: an IDLE in progress ends its cycle for it.
+    yield* Pipeline.exclusive(connection.session, () => Connection.close(connection))
     yield* State.end(connection.session, State.of(connection.session))
   }).pipe(Effect.withSpan("Imap.logout"))
 
@@ -1258,12 +1260,14 @@ export interface IdleOptions {
  * are also published to `events`. Needs IDLE (`MissingCapability`, or polling with `fallback:
  * "poll"`).
  *
- * A `Stream`, like `fetch`: IDLE starts at the first pull and the connection is busy (other
- * operations on it wait) until the stream ends. Ending it early (`Stream.take`, interruption ...)
- * sends DONE and waits for the tagged OK (at most `doneTimeout`), so the connection is usable
- * right after. The restart timer and the deadlines run on effect's `Clock`. The stream fails with
- * `Timeout` when the server does not answer DONE in time (dead connection, then closed), `Bye`
- * when the server ends the session. Events are queued (at most 4096, the oldest dropped).
+ * A `Stream`: IDLE starts at the first pull and goes on until the stream ends. Other operations
+ * on the connection meanwhile are not blocked: IDLE ends its cycle with DONE, the operation runs,
+ * and IDLE starts again (if another mailbox was selected meanwhile, the stream fails with
+ * `StaleConnection`). Ending the stream (`Stream.take`, interruption ...) sends DONE and waits for
+ * the tagged OK (at most `doneTimeout`), so the connection is usable right after. The restart
+ * timer and the deadlines run on effect's `Clock`. The stream fails with `Timeout` when the server
+ * does not answer DONE in time (dead connection, then closed), `Bye` when the server ends the
+ * session. Events are queued (at most 4096, the oldest dropped).
  *
  * ```ts
  * yield* ImapClient.idle(inbox).pipe(

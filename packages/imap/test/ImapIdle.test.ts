@@ -381,6 +381,91 @@ describe("IDLE timing under TestClock", () => {
     }))
 })
 
+describe("IDLE gives way to other operations", () => {
+  it.live("a command issued while idling: DONE, the command, then IDLE again; the stream goes on", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* H.play(
+        String.raw`${X.selected(CAPS)}
+          C: A5 IDLE
+          S: + idling
+          S+ * 4 EXISTS
+          C: DONE
+          S: A5 OK Idle completed.
+          C: A6 STATUS Sent (MESSAGES)
+          S: * STATUS Sent (MESSAGES 2)
+          S+ A6 OK done
+          C: A7 IDLE
+          S: + idling
+          S+ * 5 EXISTS
+          C: DONE
+          S: A7 OK Idle completed.
+          C: A8 NOOP
+          S: A8 OK done
+        `,
+        Effect.gen(function*() {
+          const inbox = yield* X.selectInbox
+          const { run, seen } = collect(ImapClient.idle(inbox))
+          const fiber = yield* Effect.forkChild(run)
+          yield* X.eventually(() => seen.length === 1, "the first event")
+          const status = yield* ImapClient.status(inbox, "Sent", ["MESSAGES"])
+          yield* X.eventually(() => seen.length === 2, "the event of the second cycle")
+          yield* Fiber.interrupt(fiber)
+          yield* ImapClient.noop(inbox)
+          return { status: status.messages, seen }
+        })
+      )
+      H.assertSuccess(exit)
+      if (Exit.isFailure(exit)) return
+      assert.strictEqual(exit.value.status, 2)
+      assert.deepStrictEqual(exit.value.seen.map((e) => (e._tag === "Exists" ? e.count : -1)), [4, 5])
+    }))
+
+  it.live("another mailbox selected meanwhile: the IDLE stream of the old one fails with StaleConnection", () =>
+    Effect.gen(function*() {
+      const { exit } = yield* H.play(
+        String.raw`${X.selected(CAPS)}
+          C: A5 IDLE
+          S: + idling
+          C: DONE
+          S: A5 OK Idle completed.
+          C: A6 SELECT Archive
+          S: * 0 EXISTS
+          S+ A6 OK [READ-WRITE] selected
+        `,
+        Effect.gen(function*() {
+          const inbox = yield* X.selectInbox
+          const fiber = yield* Effect.forkChild(Stream.runDrain(ImapClient.idle(inbox)))
+          yield* Effect.sleep("30 millis")
+          yield* ImapClient.select(inbox, "Archive")
+          return yield* Fiber.await(fiber)
+        })
+      )
+      H.assertSuccess(exit)
+      if (Exit.isSuccess(exit)) assert.deepInclude(errorOf(exit.value).reason, { _tag: "StaleConnection" })
+    }))
+
+  it.live("logout while idling: DONE, then LOGOUT", () =>
+    Effect.gen(function*() {
+      const { exit, rec } = yield* H.play(
+        String.raw`${X.selected(CAPS)}
+          C: A5 IDLE
+          S: + idling
+          C: DONE
+          S: A5 OK Idle completed.
+          ${X.LOGOUT}
+        `,
+        Effect.gen(function*() {
+          const inbox = yield* X.selectInbox
+          yield* Effect.forkChild(Stream.runDrain(ImapClient.idle(inbox)))
+          yield* Effect.sleep("30 millis")
+          yield* ImapClient.logout(inbox)
+        })
+      )
+      H.assertSuccess(exit)
+      assert.deepStrictEqual(rec.outcome, { _tag: "Completed" })
+    }))
+})
+
 describe("IDLE against the in-memory ImapServer", () => {
   it.live("changes by another session arrive while idling: EXISTS, FETCH flags, EXPUNGE; the view follows", () =>
     Effect.gen(function*() {
@@ -411,5 +496,32 @@ describe("IDLE against the in-memory ImapServer", () => {
       assert.strictEqual(result.view.status.exists, 2)
       assert.deepInclude(result.view.messages[0], { seq: 1, uid: 2 })
       assert.deepStrictEqual(result.uids, [2, 3])
+    }))
+
+  it.live("pipelined operations while idling run between IDLE cycles; events keep coming", () =>
+    Effect.gen(function*() {
+      const { layer, server } = yield* H.memoryServer()
+      server.append("alice", "INBOX", "Subject: one\r\n\r\n1\r\n")
+      for (const name of ["Sent", "Drafts"]) server.createMailbox("alice", name)
+      const result = yield* Effect.gen(function*() {
+        const imap = yield* ImapClient.session({ ...H.options, credentials: H.credentials })
+        const inbox = yield* ImapClient.select(imap, "INBOX")
+        const { run, seen } = collect(ImapClient.idle(inbox))
+        const fiber = yield* Effect.forkChild(run)
+        yield* X.eventually(() => X.received(server, "IDLE") === 1, "IDLE")
+        const statuses = yield* Effect.all(
+          ["INBOX", "Sent", "Drafts"].map((name) => ImapClient.status(imap, name)),
+          { concurrency: "unbounded" }
+        )
+        const found = yield* ImapClient.search(inbox, { _tag: "All" })
+        yield* X.eventually(() => X.received(server, "IDLE") >= 2, "IDLE again")
+        server.append("alice", "INBOX", "Subject: two\r\n\r\n2\r\n")
+        yield* X.eventually(() => seen.length >= 1, "EXISTS after the operations")
+        yield* Fiber.interrupt(fiber)
+        return { statuses: statuses.map((s) => [s.name, s.messages]), found, seen }
+      }).pipe(Effect.scoped, Effect.provide(layer))
+      assert.deepStrictEqual(result.statuses, [["INBOX", 1], ["Sent", 0], ["Drafts", 0]])
+      assert.deepStrictEqual(result.found, [1])
+      assert.deepInclude(result.seen, { _tag: "Exists", mailbox: "INBOX", count: 2 })
     }))
 })

@@ -2,12 +2,16 @@
  * IDLE (RFC 2177, RFC 9051 §6.3.13) as a `Stream` of mailbox events, and its opt-in polling
  * fallback (NOOP every `pollInterval`) for servers without IDLE.
  *
- * The stream holds the connection's lock from its first pull until it ends, like a FETCH stream:
- * while the client idles it may send nothing but DONE (RFC 2177 §3). One driver fiber, forked in
- * the stream's scope, does every read; the consumer only takes events from a bounded queue (the
- * oldest dropped past `State.MAX_PENDING`: the mailbox view stays complete). So ending or
- * interrupting the consumer never interrupts a read half-way, which could lose bytes and put the
- * connection out of step; the driver is stopped by protocol instead: DONE, then the tagged OK.
+ * The stream holds the connection's lock for each IDLE cycle (IDLE, "+", events, DONE, tagged OK):
+ * while the client idles it may send nothing but DONE (RFC 2177 §3). When another operation wants
+ * the connection (a pipelined command, or one that runs alone: `State.wanted`), the cycle ends with
+ * DONE, the lock goes to that operation, and IDLE starts again after it, as long as the handle's
+ * mailbox is still the selected one (otherwise the stream fails with `StaleConnection`). One driver
+ * fiber, forked in the stream's scope, does every read; the consumer only takes events from a
+ * bounded queue (the oldest dropped past `State.MAX_PENDING`: the mailbox view stays complete). So
+ * ending or interrupting the consumer never interrupts a read half-way, which could lose bytes and
+ * put the connection out of step; the driver is stopped by protocol instead: DONE, then the tagged
+ * OK.
  *
  * Timing uses effect's `Clock` (tests drive it with `TestClock`):
  * - restart: DONE after `restartAfter` (RFC 2177 §3: "at least every 29 minutes"), then IDLE again
@@ -40,7 +44,8 @@ import * as ImapCommand from "../../ImapCommand.ts"
 import * as ImapError from "../../ImapError.ts"
 import type * as ImapMailbox from "../../ImapMailbox.ts"
 import * as Command from "./command.ts"
-import * as Messages from "./messages.ts"
+import { currentSelection } from "./handles.ts"
+import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
 type Failure = ImapError.ImapError | MailError.MailError
@@ -139,13 +144,20 @@ const outcome = (
   }
 }
 
-/** IDLE cycles until the stream stops: IDLE, "+", events, DONE (restart or stop), tagged OK. */
+/** Runs `body` holding the lock, once the handle's selection is checked to be current. */
+type Locked = <A, E>(body: Effect.Effect<A, E>) => Effect.Effect<A, E | MailError.MailError>
+
+/**
+ * IDLE cycles until the stream stops: IDLE, "+", events, DONE (restart, stop, or another operation
+ * wants the connection), tagged OK; between rounds of cycles the lock is given to whoever waits.
+ */
 const idling = (
   session: State.Session,
   state: State.State,
   control: Control,
   times: Timing,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  locked: Locked
 ): Effect.Effect<void, Failure> => {
   // The restart timer of one cycle; interrupted when the cycle's tagged reply arrives.
   const timer = (cycle: number) =>
@@ -179,6 +191,14 @@ const idling = (
     control.idling = true
     control.doneSent = false
     const restart = yield* Effect.forkIn(timer(control.cycle), scope)
+    // Another operation wants the connection: DONE now (it runs once the tagged OK is in).
+    const wake = Deferred.makeUnsafe<void>()
+    state.wanted = () => Deferred.doneUnsafe(wake, Exit.void)
+    if (Pipeline.wanted(state)) state.wanted()
+    const yielding = yield* Effect.forkIn(
+      Effect.andThen(Deferred.await(wake), Effect.catch(writeDone(session, control), (error) => giveUp(session, control, error))),
+      scope
+    )
     yield* Effect.gen(function*() {
       if (control.stopping) yield* writeDone(session, control)
       for (;;) {
@@ -189,12 +209,19 @@ const idling = (
       }
     }).pipe(Effect.ensuring(Effect.suspend(() => {
       control.idling = false
-      return Fiber.interrupt(restart)
+      state.wanted = undefined
+      return Effect.andThen(Fiber.interrupt(restart), Fiber.interrupt(yielding))
     })))
   })
 
   return Effect.gen(function*() {
-    while (!control.stopping) yield* cycle
+    while (!control.stopping) {
+      yield* locked(Effect.gen(function*() {
+        while (!control.stopping && !Pipeline.wanted(state)) yield* cycle
+      }))
+      // The waiting operation is ahead of us for the lock (the semaphore serves waiters in order).
+      if (!control.stopping) yield* Effect.yieldNow
+    }
   })
 }
 
@@ -203,11 +230,12 @@ const polling = (
   session: State.Session,
   state: State.State,
   control: Control,
-  times: Timing
+  times: Timing,
+  locked: Locked
 ): Effect.Effect<void, Failure> =>
   Effect.gen(function*() {
     while (!control.stopping) {
-      yield* Command.run(session, ImapCommand.noop, { name: "NOOP" }).pipe(
+      yield* locked(Command.run(session, ImapCommand.noop, { name: "NOOP" })).pipe(
         Effect.timeoutOrElse({
           duration: times.doneTimeout,
           orElse: () => {
@@ -250,7 +278,14 @@ export const idle = (
   options: IdleOptions | undefined
 ): Stream.Stream<ImapMailbox.ImapEvent, Failure> =>
   Stream.unwrap(Effect.gen(function*() {
-    const { session } = yield* Messages.acquireSelection(handle)
+    const session = yield* Connection.check(handle.connection)
+    const current = Effect.flatMap(Connection.check(handle.connection), (checked) => {
+      const now = State.of(checked)
+      State.settle(checked, now)
+      return currentSelection(handle, now)
+    })
+    yield* current
+    const locked: Locked = (body) => session.lock.withPermits(1)(Effect.andThen(current, body))
     const times = timing(options, session.timeouts.idle)
     if (Result.isFailure(times)) return yield* times.failure
     const poll = !Command.capabilitiesOf(session).idle
@@ -272,7 +307,9 @@ export const idle = (
       Queue.offerUnsafe(queue, event)
     }
     const driver = yield* Effect.forkIn(
-      (poll ? polling(session, state, control, times.success) : idling(session, state, control, times.success, scope))
+      (poll
+        ? polling(session, state, control, times.success, locked)
+        : idling(session, state, control, times.success, scope, locked))
         .pipe(
           Effect.mapError((error) => control.failure ?? error),
           Effect.onExit((exit) => (Exit.isSuccess(exit) ? Queue.end(queue) : Queue.failCause(queue, exit.cause)))

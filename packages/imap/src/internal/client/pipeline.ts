@@ -51,6 +51,8 @@
  * claimer does to the mailbox view still happens) and drops the result. The connection stays open.
  *
  * Never call `submit` while holding the session lock (inside `withState`): the driver needs it.
+ * Queuing a command or waiting to run alone calls `State.wanted`: an IDLE in progress (which holds
+ * the lock between its cycles only) ends its cycle with DONE and lets the operation go first.
  *
  * @internal
  */
@@ -278,8 +280,10 @@ export const exclusive = <A, E, R>(
   body: (acquired: Effect.Effect<void>) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
-    const line = lineOf(State.of(session))
+    const state = State.of(session)
+    const line = lineOf(state)
     line.exclusive++
+    state.wanted?.()
     let waiting = true
     const acquired = Effect.sync(() => {
       if (waiting) {
@@ -289,6 +293,12 @@ export const exclusive = <A, E, R>(
     })
     return Effect.ensuring(body(acquired), acquired)
   })
+
+/** Whether an operation waits for the connection (a command queued, or one that runs alone). */
+export const wanted = (state: State.State): boolean => {
+  const line = lines.get(state)
+  return line !== undefined && (line.exclusive > 0 || line.queue.length > 0)
+}
 
 const settle = (entry: Entry, exit: Exit.Exit<ImapResponse.Tagged, Failure>): void => {
   Deferred.doneUnsafe(entry.reply, exit)
@@ -553,6 +563,7 @@ export const submit = (
       const line = lineOf(state)
       const entry: Entry = { ...request, kind: kindOf(request.command), reply: Deferred.makeUnsafe(), tag: undefined }
       line.queue.push(entry)
+      state.wanted?.()
       const awaited = restore(Deferred.await(entry.reply)).pipe(
         Effect.onInterrupt(() =>
           Effect.sync(() => {

@@ -68,6 +68,8 @@ export interface State {
   readonly enabled: Set<string>
   /** Sees every event as it is produced (the IDLE stream), besides the event hub. */
   tap: ((event: ImapMailbox.ImapEvent) => void) | undefined
+  /** Told when an operation wants the connection (an IDLE in progress then ends its cycle). */
+  wanted: (() => void) | undefined
   /** Capabilities announced during AUTHENTICATE (code of the tagged OK, or untagged). */
   authCapabilities: Caps | undefined
   /** Text of the last `* BYE` (untrusted). */
@@ -102,6 +104,7 @@ export const make = (): State => ({
   utf8: undefined,
   enabled: new Set(),
   tap: undefined,
+  wanted: undefined,
   authCapabilities: undefined,
   bye: undefined,
   pipelined: undefined,
