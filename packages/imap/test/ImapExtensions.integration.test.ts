@@ -92,6 +92,34 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("IMAP extensions against real
         assert.strictEqual(uids.length, 2)
       })), { timeout: 30_000 })
 
+  it.live("operations issued while idling run between IDLE cycles, and IDLE goes on after them", () =>
+    withScratch(1, (imap, mailbox) =>
+      Effect.gen(function*() {
+        const box = yield* ImapClient.select(imap, mailbox)
+        const seen: Array<ImapMailbox.ImapEvent> = []
+        const idling = yield* Effect.forkChild(
+          ImapClient.idle(box).pipe(
+            Stream.tap((event) => Effect.sync(() => seen.push(event))),
+            Stream.takeUntil((event) => event._tag === "Exists" && event.count === 2),
+            Stream.runDrain
+          )
+        )
+        yield* Effect.sleep("200 millis")
+        const [status, found] = yield* Effect.all([ImapClient.status(imap, mailbox), ImapClient.search(box, SearchCriteria.all)], {
+          concurrency: "unbounded"
+        }).pipe(Effect.timeout("10 seconds"))
+        assert.strictEqual(status.messages, 1)
+        assert.deepStrictEqual(found, [1])
+        yield* Effect.sleep("200 millis")
+        yield* Effect.gen(function*() {
+          const other = yield* ImapClient.session(options)
+          yield* ImapClient.append(other, mailbox, message("while idling again"))
+          yield* ImapClient.logout(other)
+        }).pipe(Effect.scoped)
+        yield* Fiber.join(idling).pipe(Effect.timeout("20 seconds"))
+        assert.deepInclude(seen, { _tag: "Exists", mailbox, count: 2 })
+      })), { timeout: 30_000 })
+
   it.live("ENABLE CONDSTORE QRESYNC; QRESYNC SELECT after an expunge: VANISHED (EARLIER) and changed flags", () =>
     withScratch(3, (imap, mailbox) =>
       Effect.gen(function*() {
