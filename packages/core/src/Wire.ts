@@ -412,10 +412,17 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       const millis = deadlineFor(options.timeouts, phase)
       const failure = readFailure(phase)
       const slot = { phase, millis, since: 0 }
+      // A read that fails breaks the wire (the reason of the first failure is kept).
       const read = connection.pull.pipe(
-        Effect.onExit(() => notWaiting),
-        Effect.mapError((error) => expired ?? failure(error)),
-        Effect.map(noteFirst)
+        Effect.mapBoth({
+          onFailure: (error) => {
+            const reason = expired ?? failure(error)
+            breakWith(reason)
+            return reason
+          },
+          onSuccess: noteFirst
+        }),
+        Effect.onExit(() => notWaiting)
       )
       return Effect.suspend(() => {
         if (expired !== undefined) return Effect.fail(expired)
@@ -474,9 +481,9 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         }
       })
 
-    const receivePlainOrBroken = perPhase((phase) => markBroken(receivePlain(phase)))
+    // (A plain receive breaks the wire itself: a failed read in `pull`, undecodable bytes in `failInput`.)
     const receive = (phase: MailError.Phase): Effect.Effect<void, MailError.MailError> =>
-      inflater === undefined ? receivePlainOrBroken(phase) : markBroken(receiveCompressed(phase, inflater))
+      inflater === undefined ? receivePlain(phase) : markBroken(receiveCompressed(phase, inflater))
 
     const guard = (): MailError.MailError | undefined => {
       if (broken !== undefined) return broken
@@ -500,7 +507,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
     }
 
     const nextBatch = perPhase((phase): Effect.Effect<ReadonlyArray<F>, MailError.MailError> => {
-      const again = Effect.suspend(() => Effect.flatMap(receive(phase), () => batch))
+      const againPlain = Effect.flatMap(receivePlain(phase), () => batch)
+      const againCompressed = Effect.suspend(() => Effect.flatMap(receive(phase), () => batch))
       const batch: Effect.Effect<ReadonlyArray<F>, MailError.MailError> = Effect.suspend(() => {
         const failed = prepare(phase)
         if (failed !== undefined) return failed
@@ -510,7 +518,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           head = 0
           return Effect.succeed(frames)
         }
-        return again
+        return inflater === undefined ? againPlain : againCompressed
       })
       return batch
     })

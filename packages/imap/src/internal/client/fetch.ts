@@ -130,19 +130,22 @@ const run = <A>(
       }
     }
 
-    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, ImapError.ImapError | MailError.MailError | Cause.Done> = Effect
-      .suspend(() => {
-        if (failure !== undefined) return Effect.fail(failure)
-        if (done) return Cause.done()
-        return Effect.flatMap(nextBatch, (frames) => {
-          const out: Array<A> = []
-          step(frames, out)
-          const flushed = state.events.length > 0 || state.notices.length > 0
-            ? State.flush(session, state)
-            : Effect.void
-          return Effect.andThen(flushed, Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : pull)
-        })
-      })
+    type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, ImapError.ImapError | MailError.MailError | Cause.Done>
+    // Built once per stream, not per read.
+    const onFrames = (frames: Frames): Pulled => {
+      const out: Array<A> = []
+      step(frames, out)
+      const result = Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : pull
+      return state.events.length > 0 || state.notices.length > 0
+        ? Effect.andThen(State.flush(session, state), result)
+        : result
+    }
+    const read: Pulled = Effect.flatMap(nextBatch, onFrames)
+    const pull: Pulled = Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (done) return Cause.done()
+      return read
+    })
     return Stream.fromPull(Effect.succeed(pull))
   }))
 
