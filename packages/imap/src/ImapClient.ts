@@ -460,7 +460,8 @@ export const capabilities = (
   handle: ImapConnection<"Secure"> | Authenticated
 ): Effect.Effect<ImapCapabilities.ImapCapabilities, MailError.MailError> => {
   const connection = "id" in handle ? handle.connection : handle
-  return Connection.capabilities(connection).pipe(
+  // A query takes the lock: announced like any operation that runs alone (an IDLE gives way).
+  return Pipeline.exclusive(connection.session, () => Connection.capabilities(connection)).pipe(
     Effect.ensuring(Effect.suspend(() => State.flush(connection.session, State.of(connection.session))))
   )
 }
