@@ -45,8 +45,14 @@ const errorCode = (cause: unknown): string | undefined =>
 
 // The reader lives in `readerScope` (closed at the upgrade, which detaches it from the plaintext
 // duplex). The writer lives in the connection's scope: releasing it ends the stream, which must not
-// happen at the upgrade (once the reader is gone it no longer has a stream to end).
-const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Scope, connectionScope: Scope.Scope) {
+// happen at the upgrade (once the reader is gone it no longer has a stream to end). A TLS socket
+// is never upgraded: it is read in flowing mode (`flowing`), a plaintext duplex pull by pull.
+const attach = (duplex: Duplex, readerScope: Scope.Scope, connectionScope: Scope.Scope) =>
+  duplex instanceof NodeTls.TLSSocket ? flowing(duplex, readerScope, connectionScope) : pulled(duplex, readerScope, connectionScope)
+
+// Plaintext: effect's reader reads only while a pull waits, so at the upgrade every byte it did not
+// hand over is still in the socket, and goes to OpenSSL (see the module header).
+const pulled = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Scope, connectionScope: Scope.Scope) {
   // S8: at most 16 chunks per pull, so what is held before a parser limit can fire is bounded
   // (effect's default, 4096 chunks, lets a fast local peer hand over 16 MiB in one pull).
   const socket = yield* NodeSocket.fromDuplex(Effect.succeed(duplex), { chunkSize: 16 })
@@ -67,6 +73,140 @@ const attach = Effect.fnUntraced(function*(duplex: Duplex, readerScope: Scope.Sc
   }
   return io
 })
+
+/** Chunks a pull may take at once (S8: what is held before a parser limit can fire is bounded). */
+const CHUNKS_PER_PULL = 16
+
+const closed = (code: string) => new IoError({ operation: "closed", code })
+
+/**
+ * Over TLS (decrypted data, no upgrade to come): 'data' events straight into an array that the
+ * next pull takes whole. Unlike a pull-driven `read()`, which concatenates what Node buffered (a
+ * copy of the bytes, and a bigger allocation, per pull), each decrypted read is handed over as
+ * Node made it, and no tick is scheduled per read. Backpressure: the socket is paused while
+ * `CHUNKS_PER_PULL` chunks wait. Errors are those of the pull reader: a read error (its bytes not
+ * delivered), or, after the bytes, the close (`closed` "1000", "1006" after an error).
+ */
+const flowing = Effect.fnUntraced(function*(
+  socket: NodeTls.TLSSocket,
+  readerScope: Scope.Scope,
+  connectionScope: Scope.Scope
+) {
+  let chunks: Array<Uint8Array> = []
+  let failure: IoError | undefined
+  let ended: IoError | undefined
+  let waiter: ((result: Effect.Effect<ReadonlyArray<Uint8Array>, IoError>) => void) | undefined
+  const deliver = () => {
+    const resume = waiter
+    if (resume === undefined) return
+    let result: Effect.Effect<ReadonlyArray<Uint8Array>, IoError>
+    if (failure !== undefined) result = Effect.fail(failure)
+    else if (chunks.length > 0) {
+      result = Effect.succeed(chunks)
+      chunks = []
+      if (socket.isPaused()) socket.resume()
+    } else if (ended !== undefined) result = Effect.fail(ended)
+    else return
+    waiter = undefined
+    resume(result)
+  }
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk)
+    if (chunks.length >= CHUNKS_PER_PULL) socket.pause()
+    deliver()
+  }
+  const onEnd = () => {
+    ended ??= closed("1000")
+    deliver()
+  }
+  const onError = (cause: unknown) => {
+    failure ??= new IoError({ operation: "read", code: errorCode(cause), cause })
+    chunks = []
+    deliver()
+  }
+  const onClose = (hadError: boolean) => {
+    if (hadError) failure ??= closed("1006")
+    else ended ??= closed("1000")
+    deliver()
+  }
+  const detach = () => {
+    socket.off("data", onData)
+    socket.off("end", onEnd)
+    socket.off("error", onError)
+    socket.off("close", onClose)
+  }
+  socket.on("end", onEnd)
+  socket.on("error", onError)
+  socket.on("close", onClose)
+  socket.on("data", onData)
+  // The handshake left the socket paused: a 'data' listener alone does not start the flow.
+  socket.resume()
+  yield* Scope.addFinalizer(
+    readerScope,
+    Effect.sync(() => {
+      detach()
+      socket.pause()
+      failure ??= closed("1006")
+      chunks = []
+      deliver()
+    })
+  )
+  yield* Scope.addFinalizer(
+    connectionScope,
+    Effect.sync(() => {
+      if (!socket.writableEnded) socket.end()
+    })
+  )
+  const pull: Effect.Effect<ReadonlyArray<Uint8Array>, IoError> = Effect.callback((resume) => {
+    waiter = resume
+    deliver()
+    if (waiter !== resume) return
+    return Effect.sync(() => {
+      if (waiter === resume) waiter = undefined
+    })
+  })
+  const io: Io = {
+    pull,
+    write: (data) =>
+      data.length === 0 ? Effect.void : Effect.suspend(() => {
+        // A closed socket never drains: fail now instead of waiting for it.
+        if (socket.destroyed || socket.writableEnded) {
+          return Effect.fail(new IoError({ operation: "write", cause: new Error("socket closed") }))
+        }
+        let needsDrain = false
+        socket.cork()
+        for (const chunk of data) needsDrain = !socket.write(chunk) || needsDrain
+        socket.uncork()
+        return needsDrain ? awaitDrain(socket) : Effect.void
+      })
+  }
+  return io
+})
+
+const awaitDrain = (socket: Duplex) =>
+  Effect.callback<void, IoError>((resume) => {
+    const cleanup = () => {
+      socket.off("drain", onDrain)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+    }
+    const onDrain = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const onError = (cause: unknown) => {
+      cleanup()
+      resume(Effect.fail(new IoError({ operation: "write", code: errorCode(cause), cause })))
+    }
+    const onClose = () => {
+      cleanup()
+      resume(Effect.fail(new IoError({ operation: "write", cause: new Error("socket closed") })))
+    }
+    socket.on("drain", onDrain)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+    return Effect.sync(cleanup)
+  })
 
 // TCP only yields bytes; a string frame cannot occur on a Duplex of Buffers. The batch is passed
 // on as it is unless one does (no array per read).

@@ -970,7 +970,7 @@ export const downloadEach = <E, R>(
   f: (chunk: Uint8Array) => Effect.Effect<void, E, R>,
   options?: DownloadOptions
 ): Effect.Effect<void, ImapError.ImapError | MailError.MailError | E, R> =>
-  Stream.runForEach(Fetch.bytes(Messages.acquireSelection(handle), downloadCommand(id, options), true), f).pipe(
+  Fetch.bytesEach(Messages.acquireSelection(handle), downloadCommand(id, options), f).pipe(
     Effect.withSpan("Imap.downloadEach")
   )
 

@@ -230,7 +230,8 @@ export class Framer {
 
   /** Whether a partial line or the response under way still views `buffer` (see `Wire.lend`). */
   retains(buffer: ArrayBufferLike): boolean {
-    for (const p of this.parts) if (p.buffer === buffer) return true
+    const parts = this.parts
+    for (let i = 0; i < parts.length; i++) if (parts[i]!.buffer === buffer) return true
     const r = this.r
     for (let i = 0; i < r.count; i++) if (r.bytes[i]?.buffer === buffer) return true
     for (let i = 0; i < r.litCount; i++) if (r.lits[i]?.buffer === buffer) return true

@@ -60,17 +60,23 @@ interface Consumer<A> {
   readonly end?: (() => ImapError.ImapError | undefined) | undefined
 }
 
+type Failure = ImapError.ImapError | MailError.MailError
+
+/** The next non-empty batch of a FETCH's output, or `Cause.Done` after its tagged reply. */
+type Pull<A> = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, Failure | Cause.Done>
+
 /**
- * The common engine: writes the FETCH, then pulls batches until the tagged reply; the finalizer
- * drains an unfinished reply (or closes the connection when that fails).
+ * The common engine: writes the FETCH and returns the pull of its output (batches until the
+ * tagged reply); the scope's finalizer drains an unfinished reply (or closes the connection when
+ * that fails).
  */
-const run = <A>(
+const open = <A>(
   acquired: Acquire,
   command: ImapCommand.Fetch,
   consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>,
-  lend = false
-): Stream.Stream<A, ImapError.ImapError | MailError.MailError> =>
-  Stream.unwrap(Effect.gen(function*() {
+  lend: boolean
+): Effect.Effect<Pull<A>, Failure, Scope.Scope> =>
+  Effect.gen(function*() {
     const { selection, session } = yield* acquired
     // Lent output (`bytes` for `downloadEach`): what one pull emitted is released at the next.
     if (lend) yield* session.wire.lend
@@ -130,9 +136,8 @@ const run = <A>(
       }
     }
 
-    type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, ImapError.ImapError | MailError.MailError | Cause.Done>
-    // Built once per stream, not per read.
-    const onFrames = (frames: Frames): Pulled => {
+    // Built once per FETCH, not per read.
+    const onFrames = (frames: Frames): Pull<A> => {
       const out: Array<A> = []
       step(frames, out)
       const result = Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : pull
@@ -140,14 +145,37 @@ const run = <A>(
         ? Effect.andThen(State.flush(session, state), result)
         : result
     }
-    const read: Pulled = Effect.flatMap(nextBatch, onFrames)
-    const pull: Pulled = Effect.suspend(() => {
+    const read: Pull<A> = Effect.flatMap(nextBatch, onFrames)
+    const pull: Pull<A> = Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (done) return Cause.done()
       return read
     })
-    return Stream.fromPull(Effect.succeed(pull))
-  }))
+    return pull
+  })
+
+/** A FETCH's output as a `Stream`. */
+const run = <A>(
+  acquired: Acquire,
+  command: ImapCommand.Fetch,
+  consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>,
+  lend = false
+): Stream.Stream<A, Failure> =>
+  Stream.unwrap(Effect.map(open(acquired, command, consumer, lend), (pull) => Stream.fromPull(Effect.succeed(pull))))
+
+/**
+ * `f` on every item of a pull, in order, until it is done: `Stream.runForEach` without a stream's
+ * machinery per batch (for `downloadEach`, where every read is a batch).
+ */
+const forEachOf = <A, E, R>(pull: Pull<A>, f: (item: A) => Effect.Effect<void, E, R>): Effect.Effect<void, Failure | E, R> => {
+  const each = (batch: Arr.NonEmptyReadonlyArray<A>): Effect.Effect<void, Failure | E, R> =>
+    batch.length === 1 ? Effect.andThen(f(batch[0]), loop) : Effect.andThen(Effect.forEach(batch, f, { discard: true }), loop)
+  const loop: Effect.Effect<void, Failure | E, R> = Effect.matchEffect(pull, {
+    onFailure: (error) => (Cause.isDone(error) ? Effect.void : Effect.fail(error)),
+    onSuccess: each
+  })
+  return loop
+}
 
 const violation = (detail: string): MailError.MailError =>
   MailError.make(new MailError.ProtocolViolation({ phase: "command", detail }))
@@ -388,10 +416,22 @@ export const messages = (
  */
 export const bytes = (
   acquired: Acquire,
+  command: ImapCommand.Fetch
+): Stream.Stream<Uint8Array, ImapError.ImapError | MailError.MailError> => run(acquired, command, bytesConsumer(command))
+
+/**
+ * `bytes` with lent chunks (`ImapClient.downloadEach`): `f` on each chunk, whose memory is
+ * released (`Wire.recycle`) once `f` is done with it and the rest of its read.
+ */
+export const bytesEach = <E, R>(
+  acquired: Acquire,
   command: ImapCommand.Fetch,
-  lend = false
-): Stream.Stream<Uint8Array, ImapError.ImapError | MailError.MailError> =>
-  run(acquired, command, (_session, state, selection) => {
+  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+): Effect.Effect<void, Failure | E, Exclude<R, Scope.Scope>> =>
+  Effect.scoped(Effect.flatMap(open(acquired, command, bytesConsumer(command), true), (pull) => forEachOf(pull, f)))
+
+const bytesConsumer = (command: ImapCommand.Fetch) =>
+(_session: State.Session, state: State.State, selection: State.Selection): Consumer<Uint8Array> => {
     const belongs = answers(command)
     let streaming = false
     let seen = false
@@ -435,4 +475,4 @@ export const bytes = (
         }
       }
     }
-  }, lend)
+  }
