@@ -110,10 +110,20 @@ const flowing = Effect.fnUntraced(function*(
     waiter = undefined
     resume(result)
   }
+  let scheduled = false
+  const deliverLater = () => {
+    scheduled = false
+    deliver()
+  }
   const onData = (chunk: Buffer) => {
     chunks.push(chunk)
-    if (chunks.length >= CHUNKS_PER_PULL) socket.pause()
-    deliver()
+    if (chunks.length >= CHUNKS_PER_PULL) {
+      socket.pause()
+      deliver()
+    } else if (!scheduled && waiter !== undefined) {
+      scheduled = true
+      setImmediate(deliverLater)
+    }
   }
   const onEnd = () => {
     ended ??= closed("1000")
@@ -326,15 +336,24 @@ const tlsOptions = (socket: Duplex, params: Tls.TlsParams): NodeTls.ConnectionOp
   }
 }
 
+// The peer's SPKI hash is computed when first asked for (parsing the certificate again costs about
+// a millisecond per connection, and most sessions never ask).
 const sessionOf = (socket: NodeTls.TLSSocket, params: Tls.TlsParams): Tls.TlsSession => {
   const protocol = socket.getProtocol() ?? "unknown"
   const peer = socket.getPeerCertificate()
   const raw = peer !== null && typeof peer === "object" && "raw" in peer ? peer.raw : undefined
+  let spki: string | undefined
+  const peerSpki = (): string | undefined => {
+    if (spki === undefined && raw !== undefined) spki = spkiSha256(raw)
+    return spki
+  }
   return {
     protocol,
     cipher: socket.getCipher().standardName,
     verified: socket.authorized && params.dangerouslyAcceptInvalidCertificates !== true,
-    peerSpkiSha256: raw === undefined ? undefined : spkiSha256(raw),
+    get peerSpkiSha256() {
+      return peerSpki()
+    },
     channelBinding: protocol === "TLSv1.3"
       // RFC 8446 §7.5: in TLS 1.3 an empty context is the same as no context (RFC 9266 asks for none).
       ? new Uint8Array(socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)))

@@ -28,4 +28,10 @@ export interface Framer<F> {
    * leaves this out never has its input released early (see `Wire.lend`).
    */
   readonly retains?: ((buffer: ArrayBufferLike) => boolean) | undefined
+  /**
+   * `push` without an array and a result per chunk: appends the frames `chunk` completes to `out`
+   * and returns the error, if any (terminal as with `push`; frames appended before it stay). For
+   * bulk transfers, where every received chunk is pushed; the connection prefers it when present.
+   */
+  readonly pushInto?: ((chunk: Uint8Array, out: Array<F>) => CodecError.DecodeError | undefined) | undefined
 }

@@ -185,9 +185,16 @@ interface Transferable {
   readonly transfer?: (length?: number) => ArrayBuffer
 }
 
-// ES2024 `ArrayBuffer.prototype.transfer(0)` detaches the buffer and frees its memory now. A buffer
-// that cannot be detached (e.g. one the runtime pinned) is left to the collector.
-const release = (buffer: ArrayBufferLike): void => {
+/**
+ * Gives a buffer's memory back now instead of at a garbage collection: ES2024
+ * `ArrayBuffer.prototype.transfer(0)` detaches it (every view of it then reads as empty). Only for a
+ * buffer this process allocated whole. One that cannot be detached (e.g. pinned by the runtime) is
+ * left to the collector.
+ *
+ * @category lent memory
+ * @since 0.1.0
+ */
+export const release = (buffer: ArrayBufferLike): void => {
   // (ES2024 lib typings are not in our target; the method is checked for at run time.)
   const transferable = buffer as unknown as Transferable
   if (transferable.detached === true || transferable.transfer === undefined) return
@@ -279,13 +286,25 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
       return failing(error)
     }
 
-    const enqueue = (frames: ReadonlyArray<F>) => {
-      if (head === queue.length) {
-        queue = frames.length === 0 ? [] : [...frames]
+    // Frames `bytes` into the queue: appended by the framer itself when it offers `pushInto` (no
+    // array or result per chunk). A chunk that fails returns none of its frames, only the error.
+    const frame = (bytes: Uint8Array): CodecError.DecodeError | undefined => {
+      if (head === queue.length && queue.length > 0) {
+        queue = []
         head = 0
-      } else {
-        for (const frame of frames) queue.push(frame)
       }
+      const pushInto = framer.pushInto
+      if (pushInto !== undefined) {
+        const before = queue.length
+        const error = pushInto(bytes, queue)
+        if (error !== undefined) queue.length = before
+        return error
+      }
+      const result = framer.push(bytes)
+      if (Result.isFailure(result)) return result.failure
+      const frames = result.success
+      for (let i = 0; i < frames.length; i++) queue.push(frames[i]!)
+      return undefined
     }
 
     // Hands held plaintext to the framer up to and including the next LF; stops at the first frame.
@@ -295,9 +314,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         const end = lf < 0 ? held.length : lf + 1
         const segment = held.subarray(0, end)
         held = held.subarray(end)
-        const result = framer.push(segment)
-        if (Result.isFailure(result)) return decodeFailure(phase, result.failure)
-        enqueue(result.success)
+        const error = frame(segment)
+        if (error !== undefined) return decodeFailure(phase, error)
       }
       return undefined
     }
@@ -308,9 +326,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
         held = held.length === 0 ? bytes : concat(held, bytes)
         return undefined
       }
-      const result = framer.push(bytes)
-      if (Result.isFailure(result)) return decodeFailure(phase, result.failure)
-      enqueue(result.success)
+      const error = frame(bytes)
+      if (error !== undefined) return decodeFailure(phase, error)
       if (lending > 0 && owned(bytes)) lent.push(bytes)
       return undefined
     }
@@ -447,8 +464,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           const error = feedHeld(phase)
           if (error !== undefined) return failInput(error)
         } else {
-          for (const chunk of chunks) {
-            const error = ingest(chunk, phase)
+          for (let i = 0; i < chunks.length; i++) {
+            const error = ingest(chunks[i]!, phase)
             if (error !== undefined) return failInput(error)
           }
         }
@@ -630,9 +647,8 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
             if (careful() || held.length === 0 || broken !== undefined) return
             const rest = held
             held = new Uint8Array(0)
-            const result = framer.push(rest)
-            if (Result.isFailure(result)) breakOnInput(decodeFailure("command", result.failure))
-            else enqueue(result.success)
+            const error = frame(rest)
+            if (error !== undefined) breakOnInput(decodeFailure("command", error))
           })
         )
       })

@@ -954,12 +954,13 @@ const downloadCommand = (id: number, options: DownloadOptions | undefined): Imap
 
 /**
  * `download` with lent chunks, for big messages: runs `f` on each chunk in order, and gives the
- * chunk's memory back as soon as `f`'s effect for it (and the other chunks of the same read)
- * completes — the chunk is a view of the decrypted bytes, detached afterwards, so keeping it gives
- * an empty array: copy what you keep (`new Uint8Array(chunk)`; a Node `Buffer#slice` is a view).
- * Peak memory then stays a few reads' worth whatever the size and however rarely the garbage
- * collector runs (with `download`, chunks the consumer dropped stay resident until the next
- * collection). Chunks are released only over TLS (or COMPRESS), where this process made them.
+ * chunk's memory back as soon as `f`'s effect for it completes — the chunk is detached afterwards,
+ * so keeping it gives an empty array: copy what you keep (`new Uint8Array(chunk)`; a Node
+ * `Buffer#slice` is a view). Peak memory then stays a few reads' worth whatever the size and
+ * however rarely the garbage collector runs (with `download`, chunks the consumer dropped stay
+ * resident until the next collection). The reads that arrived together are handed over as one
+ * chunk (copied into a buffer of its own: one `f` per batch, not per TLS record); a single read is
+ * handed over as it is, and released only over TLS (or COMPRESS), where this process made it.
  *
  * @category combinators
  * @since 0.1.0

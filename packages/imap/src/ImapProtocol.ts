@@ -115,6 +115,11 @@ export interface Parser {
    * not yet returned: a partial line, or the segments and literals of a response under way.
    */
   retains(buffer: ArrayBufferLike): boolean
+  /**
+   * `push` appending to `out` (no array or result per call): returns the failure, if any; frames
+   * the failing call completed before it are in `out`, and are not to be used.
+   */
+  pushInto(chunk: Uint8Array, out: Array<ImapResponse.Frame>): CodecError.DecodeError | undefined
 }
 
 /**
@@ -141,19 +146,24 @@ export const makeParser = (options?: ParserOptions): Parser => {
     maxResponseBytes: options?.maxResponseBytes ?? defaultParserOptions.maxResponseBytes,
     streamLiteralsAbove: options?.streamLiteralsAbove ?? Infinity
   })
-  let failure: Result.Result<never, CodecError.DecodeError> | undefined
+  let failure: CodecError.DecodeError | undefined
+  const pushInto = (chunk: Uint8Array, out: Array<ImapResponse.Frame>): CodecError.DecodeError | undefined => {
+    if (failure !== undefined) return failure
+    try {
+      framer.push(chunk, out)
+    } catch (e) {
+      failure = asDecodeError(e, framer.pendingPreview())
+      return failure
+    }
+    return undefined
+  }
   return {
     push(chunk) {
-      if (failure !== undefined) return failure
       const out: Array<ImapResponse.Frame> = []
-      try {
-        framer.push(chunk, out)
-      } catch (e) {
-        failure = Result.fail(asDecodeError(e, framer.pendingPreview()))
-        return failure
-      }
-      return Result.succeed(out)
+      const error = pushInto(chunk, out)
+      return error === undefined ? Result.succeed(out) : Result.fail(error)
     },
+    pushInto,
     buffered: () => framer.buffered(),
     pendingPreview: () => framer.pendingPreview(),
     retains: (buffer) => framer.retains(buffer)

@@ -117,6 +117,30 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("ImapClient against real Dove
       yield* ImapClient.logout(imap)
     }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)), { timeout: 60_000 })
 
+  it.live("the 50 MB message of Big with lent chunks (downloadEach): identical, every chunk released", () =>
+    Effect.gen(function*() {
+      const [want] = [...seeded(".Big").values()]
+      const imap = yield* ImapClient.session({ ...options, credentials })
+      const big = yield* ImapClient.examine(imap, "Big")
+      const hash = createHash("sha256")
+      const seen: Array<Uint8Array> = []
+      let size = 0
+      yield* ImapClient.downloadEach(big, 1, (chunk) =>
+        Effect.sync(() => {
+          hash.update(chunk)
+          size += chunk.length
+          if (seen.length < 1000) seen.push(chunk)
+        }))
+      assert.strictEqual(size, 52428800)
+      assert.strictEqual(hash.digest("hex"), createHash("sha256").update(want!).digest("hex"))
+      // over TLS every lent chunk (a decrypted read, or reads merged) is detached once f is done
+      assert.isTrue(seen.length > 10 && seen.every((chunk) => chunk.byteLength === 0))
+      // and the connection is in step
+      yield* ImapClient.noop(big)
+      assert.strictEqual((yield* ImapClient.mailbox(big)).status.exists, 1)
+      yield* ImapClient.logout(imap)
+    }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)), { timeout: 60_000 })
+
   it.live("APPEND to a scratch mailbox, FETCH back byte-exact, flags round trip, then delete it", () =>
     Effect.gen(function*() {
       const scratch = `Scratch-${process.pid}-${Date.now()}`

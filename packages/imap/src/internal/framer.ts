@@ -199,7 +199,8 @@ export class Framer {
     const done = take === left
     this.litLeft = done ? -1 : left - take
     if (this.streaming) {
-      out.push({ _tag: "LiteralChunk", bytes: chunk.subarray(pos, end) })
+      // the whole chunk when it is all literal (no view to make)
+      out.push({ _tag: "LiteralChunk", bytes: pos === 0 && end === len ? chunk : chunk.subarray(pos, end) })
       if (done) this.streaming = false
       return end
     }

@@ -1,0 +1,148 @@
+/**
+ * `Wire` with a framer that offers `pushInto` (frames appended to the wire's queue, no array and
+ * result per chunk) behaves exactly as with `push`: the same frames in the same order whatever the
+ * chunking, and a chunk that fails to frame returns none of its frames, only the error.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as CodecError from "@starttls/core/CodecError"
+import type * as Framer from "@starttls/core/Framer"
+import * as Limits from "@starttls/core/Limits"
+import * as MailError from "@starttls/core/MailError"
+import type * as Tls from "@starttls/core/Tls"
+import { IoError, type TransportConnection } from "@starttls/core/Transport"
+import * as Wire from "@starttls/core/Wire"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import * as fc from "fast-check"
+
+/** CRLF lines; a line ending in a bare LF is malformed. Appends the lines before a bad one. */
+const frameLines = (state: { rest: string }, chunk: Uint8Array, out: Array<string>): CodecError.DecodeError | undefined => {
+  let text = state.rest + Buffer.from(chunk).toString("latin1")
+  let lf = text.indexOf("\n")
+  while (lf >= 0) {
+    if (lf === 0 || text[lf - 1] !== "\r") {
+      return new CodecError.MalformedInput({ grammar: "line", detail: "bare LF", preview: text.slice(0, lf + 1) })
+    }
+    out.push(text.slice(0, lf - 1))
+    text = text.slice(lf + 1)
+    lf = text.indexOf("\n")
+  }
+  state.rest = text
+  return undefined
+}
+
+const pushOnly = (): Framer.Framer<string> => {
+  const state = { rest: "" }
+  return {
+    push: (chunk) => {
+      const out: Array<string> = []
+      const error = frameLines(state, chunk, out)
+      return error === undefined ? Result.succeed(out) : Result.fail(error)
+    },
+    buffered: () => state.rest.length,
+    pendingPreview: () => Buffer.from(state.rest, "latin1")
+  }
+}
+
+const withPushInto = (): Framer.Framer<string> => {
+  const state = { rest: "" }
+  let failed: CodecError.DecodeError | undefined
+  return {
+    push: () => {
+      throw new Error("the wire must use pushInto when it is there")
+    },
+    pushInto: (chunk, out) => (failed ??= frameLines(state, chunk, out)),
+    buffered: () => state.rest.length,
+    pendingPreview: () => Buffer.from(state.rest, "latin1")
+  }
+}
+
+const session: Tls.TlsSession = {
+  protocol: "TLSv1.3",
+  cipher: "TEST",
+  verified: true,
+  peerSpkiSha256: undefined,
+  channelBinding: undefined
+}
+
+/**
+ * A transport that replays `chunks`, one per pull, then reports the close. Secure: whole chunks go
+ * to the framer; plaintext: the wire frames line by line (the STARTTLS injection check).
+ */
+const replay = (chunks: ReadonlyArray<Uint8Array>, secure: boolean): TransportConnection => {
+  let index = 0
+  return {
+    pull: Effect.suspend(() => {
+      const chunk = chunks[index++]
+      return chunk === undefined ? Effect.fail(new IoError({ operation: "closed" })) : Effect.succeed([chunk])
+    }),
+    write: () => Effect.void,
+    upgrade: () => Effect.fail(MailError.make(new MailError.ProtocolViolation({ phase: "handshake", detail: "replay" }))),
+    tls: () => (secure ? session : undefined),
+    destroy: Effect.void
+  }
+}
+
+/** Every frame until the wire fails; the failure's tag. */
+const readAll = (chunks: ReadonlyArray<Uint8Array>, makeFramer: () => Framer.Framer<string>, secure: boolean) =>
+  Effect.gen(function*() {
+    const wire = yield* Wire.make(replay(chunks, secure), {
+      protocol: "LINE",
+      host: "replay",
+      port: 1,
+      timeouts: Limits.timeouts({ command: 2_000 }),
+      makeFramer
+    })
+    const frames: Array<string> = []
+    while (true) {
+      const exit = yield* Effect.exit(wire.next("command"))
+      if (Exit.isFailure(exit)) {
+        const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+        return { frames, failure: error?._tag === "Fail" ? (error.error as MailError.MailError).reason._tag : "defect" }
+      }
+      frames.push(exit.value)
+    }
+  }).pipe(Effect.scoped)
+
+const bytes = (text: string) => Buffer.from(text, "latin1")
+
+describe("Wire with a pushInto framer", () => {
+  it.effect("a chunk that fails to frame returns none of its frames, as with push", () =>
+    Effect.gen(function*() {
+      const chunks = [bytes("a\r\nb\r\n"), bytes("c\r\nd\n"), bytes("e\r\n")]
+      const secure = yield* readAll(chunks, withPushInto, true)
+      assert.deepStrictEqual(secure, { frames: ["a", "b"], failure: "ProtocolViolation" })
+      assert.deepStrictEqual(secure, yield* readAll(chunks, pushOnly, true))
+      // in plaintext the wire frames line by line: "c" is a chunk of its own
+      const plain = yield* readAll(chunks, withPushInto, false)
+      assert.deepStrictEqual(plain, { frames: ["a", "b", "c"], failure: "ProtocolViolation" })
+      assert.deepStrictEqual(plain, yield* readAll(chunks, pushOnly, false))
+    }))
+
+  it.effect("property: any chunking gives the same frames and the same end as push", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.constantFrom("x", "yz", "\r\n", "\n", "\r", "long line "), { maxLength: 40 }),
+          fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
+          fc.boolean(),
+          (pieces, sizes, secure) => {
+            const all = bytes(pieces.join(""))
+            const chunks: Array<Uint8Array> = []
+            for (let at = 0, i = 0; at < all.length; i++) {
+              const size = sizes[i % sizes.length]!
+              chunks.push(all.subarray(at, at + size))
+              at += size
+            }
+            return Effect.runPromise(Effect.gen(function*() {
+              const into = yield* readAll(chunks, withPushInto, secure)
+              const plain = yield* readAll(chunks, pushOnly, secure)
+              assert.deepStrictEqual(into, plain)
+            }))
+          }
+        ),
+        { numRuns: 200 }
+      )
+    ))
+})
