@@ -110,20 +110,31 @@ const flowing = Effect.fnUntraced(function*(
     waiter = undefined
     resume(result)
   }
-  let scheduled = false
-  const deliverLater = () => {
-    scheduled = false
+  // Delivery per loop turn: Node decrypts each TLS record into a read of its own, one 'data' event
+  // each, so a bulk transfer would wake the puller (an Effect resumption, and its garbage) once per
+  // record. The first read of a turn goes at once (a lone reply keeps its latency); once a turn has
+  // brought several, the following turns' reads go together at the end of the turn (setImmediate,
+  // after the poll phase), until a turn brings one read again.
+  let reads = 0
+  let batching = false
+  let turnEnding = false
+  const endTurn = () => {
+    turnEnding = false
+    batching = reads > 1
+    reads = 0
     deliver()
   }
   const onData = (chunk: Buffer) => {
     chunks.push(chunk)
+    reads++
+    if (!turnEnding) {
+      turnEnding = true
+      setImmediate(endTurn)
+    }
     if (chunks.length >= CHUNKS_PER_PULL) {
       socket.pause()
       deliver()
-    } else if (!scheduled && waiter !== undefined) {
-      scheduled = true
-      setImmediate(deliverLater)
-    }
+    } else if (!batching && reads === 1) deliver()
   }
   const onEnd = () => {
     ended ??= closed("1000")
