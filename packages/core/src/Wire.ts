@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -179,6 +180,41 @@ const violation = (phase: MailError.Phase, detail: string, preview?: string) =>
   MailError.make(
     new MailError.ProtocolViolation(preview === undefined ? { phase, detail } : { phase, detail, preview })
   )
+
+/**
+ * Runs `f` on the lent chunks of `pull` (a `Wire.lend` consumer's batches, the reads that arrived
+ * together) until the pull ends with `Cause.Done`: one `f` per batch, not per read. A batch of one
+ * chunk goes as it is (released by the wire's next `recycle`); several are merged into one buffer
+ * of their own, released right after `f` — a copy, which saves an effect per read, and a chunk
+ * kept by mistake reads as empty either way.
+ *
+ * @category lent memory
+ * @since 0.1.0
+ */
+export const forEachLent = <E, E2, R>(
+  pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], E | Cause.Done>,
+  f: (chunk: Uint8Array) => Effect.Effect<void, E2, R>
+): Effect.Effect<void, E | E2, R> => {
+  let merged: Uint8Array | undefined
+  const next: Effect.Effect<void, E | E2, R> = Effect.suspend(() => {
+    if (merged !== undefined) {
+      release(merged.buffer)
+      merged = undefined
+    }
+    return loop
+  })
+  const each = (chunks: readonly [Uint8Array, ...Array<Uint8Array>]): Effect.Effect<void, E | E2, R> => {
+    if (chunks.length === 1) return Effect.andThen(f(chunks[0]), loop)
+    // a new buffer, never a pooled slab: it is released whole
+    merged = concatAll(new Uint8Array(0), chunks)
+    return Effect.andThen(f(merged), next)
+  }
+  const loop: Effect.Effect<void, E | E2, R> = Effect.matchEffect(pull, {
+    onFailure: (error) => (Cause.isDone(error) ? Effect.void : Effect.fail(error as E)),
+    onSuccess: each
+  })
+  return loop
+}
 
 interface Transferable {
   readonly detached?: boolean

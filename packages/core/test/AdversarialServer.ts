@@ -453,7 +453,7 @@ export const hangingLayer: Layer.Layer<Transport> = Layer.succeed(
 )
 
 /** Polls until the server saw the connection end, at most `ms`. */
-export const awaitEnded = (rec: Recording, ms = 500): Effect.Effect<boolean> =>
+export const awaitEnded = (rec: Recording, ms = 2_000): Effect.Effect<boolean> =>
   awaitEvent(rec, "ended").pipe(
     Effect.timeoutOption(ms),
     Effect.map(() => rec.ended)

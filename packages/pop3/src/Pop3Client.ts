@@ -57,6 +57,7 @@ import * as Sasl from "@starttls/core/Sasl"
 import type * as Tls from "@starttls/core/Tls"
 import type * as TlsPolicy from "@starttls/core/TlsPolicy"
 import type { Transport } from "@starttls/core/Transport"
+import * as Wire from "@starttls/core/Wire"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -597,46 +598,55 @@ export const noop = Effect.fn("Pop3.noop")(function*(connection: Pop3Connection<
  * A RETR / TOP body as a stream: the status line first, then the body chunks as they arrive.
  * `lend`: the chunks of one pull are released (`Wire.recycle`) when the consumer pulls again.
  */
+/** The pull of a RETR / TOP body's chunks, under the caller's scope (which holds the session). */
+const bodyPull = (
+  connection: Pop3Connection<"Authenticated">,
+  command: Pop3Command.Retr | Pop3Command.Top,
+  lend: boolean
+): Effect.Effect<Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Failure | Cause.Done>, Failure, Scope.Scope> =>
+  Effect.gen(function*() {
+    const session = connection.session
+    yield* session.lock.takeScoped(1)
+    yield* Connection.check(connection)
+    const state = yield* Flight.stateOf(session, Pop3Dialect.state)
+    const encoded = yield* Flight.encodeAll([command])
+    if (lend) yield* session.wire.lend
+    let reading = false
+    // Whatever stops the stream early, the rest of the answer is read before the lock is released.
+    yield* Effect.addFinalizer(() => (reading ? drainBody(session) : Effect.void))
+    yield* Flight.send(session, state, encoded)
+    reading = true
+    const status = yield* Flight.readStatus(session, "command").pipe(Effect.onError(() => Effect.sync(() => {
+      reading = false
+    })))
+    if (status._tag === "Err") {
+      reading = false
+      return yield* Effect.fail(Flight.refused(command, status))
+    }
+    const batch = Effect.flatMap(session.wire.nextBatch("data"), (frames) => {
+      const out: Array<Uint8Array> = []
+      for (const frame of frames) {
+        if (frame._tag === "BodyChunk") out.push(frame.bytes)
+        else if (frame._tag === "BodyEnd") reading = false
+        else return Effect.fail(Flight.violation("data", `unexpected ${frame._tag} frame in a body`))
+      }
+      return Arr.isReadonlyArrayNonEmpty(out) ? Effect.succeed(out) : pull
+    })
+    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Failure | Cause.Done> = Effect.suspend(() =>
+      reading ? (lend ? Effect.andThen(session.wire.recycle, batch) : batch) : Cause.done()
+    )
+    return pull
+  })
+
 const body = (
   connection: Pop3Connection<"Authenticated">,
   command: Pop3Command.Retr | Pop3Command.Top,
-  span: string,
-  lend: boolean
+  span: string
 ): Stream.Stream<Uint8Array, Failure> =>
   Stream.unwrap(
-    Effect.gen(function*() {
-      const session = connection.session
-      yield* session.lock.takeScoped(1)
-      yield* Connection.check(connection)
-      const state = yield* Flight.stateOf(session, Pop3Dialect.state)
-      const encoded = yield* Flight.encodeAll([command])
-      if (lend) yield* session.wire.lend
-      let reading = false
-      // Whatever stops the stream early, the rest of the answer is read before the lock is released.
-      yield* Effect.addFinalizer(() => (reading ? drainBody(session) : Effect.void))
-      yield* Flight.send(session, state, encoded)
-      reading = true
-      const status = yield* Flight.readStatus(session, "command").pipe(Effect.onError(() => Effect.sync(() => {
-        reading = false
-      })))
-      if (status._tag === "Err") {
-        reading = false
-        return yield* Effect.fail(Flight.refused(command, status))
-      }
-      const batch = Effect.flatMap(session.wire.nextBatch("data"), (frames) => {
-        const out: Array<Uint8Array> = []
-        for (const frame of frames) {
-          if (frame._tag === "BodyChunk") out.push(frame.bytes)
-          else if (frame._tag === "BodyEnd") reading = false
-          else return Effect.fail(Flight.violation("data", `unexpected ${frame._tag} frame in a body`))
-        }
-        return Arr.isReadonlyArrayNonEmpty(out) ? Effect.succeed(out) : pull
-      })
-      const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, Failure | Cause.Done> = Effect.suspend(() =>
-        reading ? (lend ? Effect.andThen(session.wire.recycle, batch) : batch) : Cause.done()
-      )
-      return Stream.fromPull(Effect.succeed(pull))
-    }).pipe(Effect.withSpan(span))
+    Effect.map(bodyPull(connection, command, false), (pull) => Stream.fromPull(Effect.succeed(pull))).pipe(
+      Effect.withSpan(span)
+    )
   )
 
 /** Reads the rest of a body and drops it (releasing lent chunks); a wire that fails meanwhile is closed. */
@@ -657,16 +667,18 @@ const drainBody = (session: Pop3Dialect.Session): Effect.Effect<void> => {
  * @since 0.1.0
  */
 export const retrieve = (connection: Pop3Connection<"Authenticated">, msg: number): Stream.Stream<Uint8Array, Failure> =>
-  body(connection, Pop3Command.retr(msg), "Pop3.retrieve", false)
+  body(connection, Pop3Command.retr(msg), "Pop3.retrieve")
 
 /**
- * RETR with lent chunks, for big messages: runs `f` on each body chunk in order, and gives the
- * chunk's memory back as soon as `f`'s effect for it (and the other chunks of the same read)
- * completes — the chunk is a view of the decrypted bytes, detached afterwards, so keeping it
- * gives an empty array: copy what you keep. Peak memory then stays a few reads' worth whatever
- * the size and however rarely the garbage collector runs (with `retrieve`, chunks the consumer
- * dropped stay resident until the next collection: tens of MB during a fast 50 MB transfer).
- * Chunks are released only over TLS (or compression), where this process made them.
+ * RETR with lent chunks, for big messages: runs `f` on the body's chunks in order, and gives a
+ * chunk's memory back as soon as `f`'s effect for it completes — the chunk is detached afterwards,
+ * so keeping it gives an empty array: copy what you keep. Peak memory then stays a few reads'
+ * worth whatever the size and however rarely the garbage collector runs (with `retrieve`, chunks
+ * the consumer dropped stay resident until the next collection: tens of MB during a fast 50 MB
+ * transfer). The body pieces of the reads that arrived together are handed over as one chunk
+ * (copied into a buffer of its own: one `f` per batch, not per TLS record or dot-stuffed line); a
+ * single piece is handed over as it is, and released only over TLS (or compression), where this
+ * process made it (`core` `Wire.forEachLent`).
  *
  * @category combinators
  * @since 0.1.0
@@ -676,7 +688,9 @@ export const retrieveEach = <E, R>(
   msg: number,
   f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, Failure | E, R> =>
-  Stream.runForEach(body(connection, Pop3Command.retr(msg), "Pop3.retrieveEach", true), f)
+  Effect.scoped(Effect.flatMap(bodyPull(connection, Pop3Command.retr(msg), true), (pull) => Wire.forEachLent(pull, f))).pipe(
+    Effect.withSpan("Pop3.retrieveEach")
+  )
 
 /**
  * TOP (RFC 1939 §7): the header, the blank line and the first `lines` lines of the body, as a stream.
@@ -688,7 +702,7 @@ export const top = (
   connection: Pop3Connection<"Authenticated">,
   msg: number,
   lines: number
-): Stream.Stream<Uint8Array, Failure> => body(connection, Pop3Command.top(msg, lines), "Pop3.top", false)
+): Stream.Stream<Uint8Array, Failure> => body(connection, Pop3Command.top(msg, lines), "Pop3.top")
 
 /**
  * The capabilities a flight's window depends on (PIPELINING), asked now over TLS when the login

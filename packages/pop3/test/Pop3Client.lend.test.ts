@@ -49,7 +49,7 @@ describe("Pop3Client.retrieveEach", () => {
         return yield* Stream.runCollect(Pop3Client.retrieve(pop3, 2))
       }).pipe(Effect.scoped, Effect.provide(H.serving(server)))
       assert.deepStrictEqual(concat(copies), Buffer.from(message))
-      assert.isAbove(seen.length, 4)
+      assert.isAbove(seen.length, 1)
       // Every lent chunk was released: its buffer is detached (length 0), the memory is gone.
       assert.isTrue(seen.every((chunk) => chunk.byteLength === 0 && chunk.buffer.byteLength === 0))
       assert.deepStrictEqual(concat([...after]), Buffer.from(bodyOf(3)))
@@ -66,19 +66,25 @@ describe("Pop3Client.retrieveEach", () => {
       assert.deepStrictEqual(concat([...chunks]), Buffer.from(message))
     }))
 
-  it.effect("in plaintext (dangerous policy) nothing is released: the bytes may be the peer's", () =>
+  it.effect("in plaintext (dangerous policy) the peer's own buffers are never released", () =>
     Effect.gen(function*() {
       const message = bodyOf(500, 5)
       const server = yield* serve([message], "plaintext")
       const seen: Array<Uint8Array> = []
+      const copies: Array<Uint8Array> = []
       yield* Effect.gen(function*() {
         const plain = yield* Pop3Client.connect(H.options)
         const pop3 = yield* Pop3Client.login(plain, credentials)
-        yield* Pop3Client.retrieveEach(pop3, 1, (chunk) => Effect.sync(() => void seen.push(chunk)))
+        yield* Pop3Client.retrieveEach(pop3, 1, (chunk) =>
+          Effect.sync(() => {
+            seen.push(chunk)
+            copies.push(new Uint8Array(chunk))
+          }))
       }).pipe(Effect.scoped, Effect.provide(H.serving(server)), Effect.provide(TlsPolicy.allowPlaintextAuthDangerously))
-      // Not released (still readable after the callbacks), and byte-exact.
-      assert.isTrue(seen.every((chunk) => chunk.byteLength > 0))
-      assert.deepStrictEqual(concat(seen), Buffer.from(message))
+      // Byte-exact; what was handed over as it was (the peer's bytes) is never released (only
+      // merged batches, the client's own buffers, are): the server's stored message is intact.
+      assert.deepStrictEqual(concat(copies), Buffer.from(message))
+      assert.strictEqual(seen.length, copies.length)
       assert.deepStrictEqual(Buffer.from(server.maildrop("test")[0]!.bytes), Buffer.from(message))
     }))
 
@@ -90,7 +96,7 @@ describe("Pop3Client.retrieveEach", () => {
         const pop3 = yield* Pop3Client.session({ ...H.options, credentials })
         let n = 0
         const exit = yield* Effect.exit(
-          Pop3Client.retrieveEach(pop3, 1, () => (++n === 3 ? Effect.fail("stop" as const) : Effect.void))
+          Pop3Client.retrieveEach(pop3, 1, () => (++n === 1 ? Effect.fail("stop" as const) : Effect.void))
         )
         const next = yield* Stream.runCollect(Pop3Client.retrieve(pop3, 2))
         return { exit, next }

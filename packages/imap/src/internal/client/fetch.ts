@@ -164,50 +164,6 @@ const run = <A>(
 ): Stream.Stream<A, Failure> =>
   Stream.unwrap(Effect.map(open(acquired, command, consumer, lend), (pull) => Stream.fromPull(Effect.succeed(pull))))
 
-/**
- * `f` once per pull of lent chunks, until the pull is done (`Stream.runForEach` without a stream's
- * machinery per batch; for `downloadEach`, where every read is a batch). The chunks of one pull
- * (the reads that arrived together) go to `f` as one: merged into a buffer of their own, released
- * right after `f` (so one kept by mistake reads as empty, like a released read), which costs a
- * copy and saves an effect per read.
- */
-const forEachLent = <E, R>(
-  pull: Pull<Uint8Array>,
-  f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
-): Effect.Effect<void, Failure | E, R> => {
-  let merged: Uint8Array | undefined
-  const next: Effect.Effect<void, Failure | E, R> = Effect.suspend(() => {
-    if (merged !== undefined) {
-      Wire.release(merged.buffer)
-      merged = undefined
-    }
-    return loop
-  })
-  const each = (chunks: Arr.NonEmptyReadonlyArray<Uint8Array>): Effect.Effect<void, Failure | E, R> => {
-    if (chunks.length === 1) return Effect.andThen(f(chunks[0]), loop)
-    merged = concat(chunks)
-    return Effect.andThen(f(merged), next)
-  }
-  const loop: Effect.Effect<void, Failure | E, R> = Effect.matchEffect(pull, {
-    onFailure: (error) => (Cause.isDone(error) ? Effect.void : Effect.fail(error)),
-    onSuccess: each
-  })
-  return loop
-}
-
-/** One new buffer (never a pooled slab: it is released whole) holding `chunks` in order. */
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let length = 0
-  for (let i = 0; i < chunks.length; i++) length += chunks[i]!.length
-  const out = new Uint8Array(length)
-  let fill = 0
-  for (let i = 0; i < chunks.length; i++) {
-    out.set(chunks[i]!, fill)
-    fill += chunks[i]!.length
-  }
-  return out
-}
-
 const violation = (detail: string): MailError.MailError =>
   MailError.make(new MailError.ProtocolViolation({ phase: "command", detail }))
 
@@ -459,7 +415,7 @@ export const bytesEach = <E, R>(
   command: ImapCommand.Fetch,
   f: (chunk: Uint8Array) => Effect.Effect<void, E, R>
 ): Effect.Effect<void, Failure | E, Exclude<R, Scope.Scope>> =>
-  Effect.scoped(Effect.flatMap(open(acquired, command, bytesConsumer(command), true), (pull) => forEachLent(pull, f)))
+  Effect.scoped(Effect.flatMap(open(acquired, command, bytesConsumer(command), true), (pull) => Wire.forEachLent(pull, f)))
 
 const bytesConsumer = (command: ImapCommand.Fetch) =>
 (_session: State.Session, state: State.State, selection: State.Selection): Consumer<Uint8Array> => {
