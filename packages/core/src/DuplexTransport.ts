@@ -232,8 +232,8 @@ const awaitDrain = (socket: Duplex) =>
 // TCP only yields bytes; a string frame cannot occur on a Duplex of Buffers. The batch is passed
 // on as it is unless one does (no array per read).
 const bytesOnly = (batch: ReadonlyArray<Uint8Array | string>): ReadonlyArray<Uint8Array> => {
-  for (const item of batch) {
-    if (typeof item === "string") return batch.filter((x): x is Uint8Array => typeof x !== "string")
+  for (let i = 0; i < batch.length; i++) {
+    if (typeof batch[i] === "string") return batch.filter((x): x is Uint8Array => typeof x !== "string")
   }
   return batch as ReadonlyArray<Uint8Array>
 }

@@ -524,7 +524,7 @@ export const make = <F>(connection: TransportConnection, options: Options<F>): E
           }
           case "NeedInput":
             return Effect.flatMap(pull(phase), (chunks) => {
-              for (const chunk of chunks) engine.write(chunk)
+              for (let i = 0; i < chunks.length; i++) engine.write(chunks[i]!)
               return receiveCompressed(phase, engine)
             })
           case "Busy":
@@ -750,14 +750,15 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 
 const concatAll = (head: Uint8Array, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (head.length === 0 && chunks.length === 1) return chunks[0]!
+  // (indexed loops: an iterator per call is garbage on every bulk read)
   let length = head.length
-  for (const chunk of chunks) length += chunk.length
+  for (let i = 0; i < chunks.length; i++) length += chunks[i]!.length
   const out = new Uint8Array(length)
   out.set(head, 0)
   let at = head.length
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.length
+  for (let i = 0; i < chunks.length; i++) {
+    out.set(chunks[i]!, at)
+    at += chunks[i]!.length
   }
   return out
 }
