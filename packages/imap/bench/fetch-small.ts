@@ -5,6 +5,8 @@
  *
  * - `ours`: `ImapClient.session` (CAPABILITY over TLS, AUTHENTICATE PLAIN with SASL-IR), `select`,
  *   `fetch(..., { source: true })` as a Stream consumed message by message;
+ * - `named`: the same with the mechanism named (`authenticate: { mechanisms: ["PLAIN"] }`: AUTHENTICATE
+ *   right after the handshake, CAPABILITY asked later only if needed), the raw floor's sequence;
  * - `raw`: the floor (`_raw.ts`: no framework, LOGIN, bodies copied into one Buffer each);
  * - `imapflow`: imapflow 2.10.2, `fetch('1:*', { source: true })` (STARTTLS required).
  *
@@ -27,10 +29,13 @@ import * as Raw from "./_raw.ts"
 const file = fileURLToPath(import.meta.url)
 const MAILBOX = "INBOX"
 
-const ours = (env: Harness.Env) =>
+const ours = (env: Harness.Env, named: boolean) =>
   Effect.gen(function*() {
     const t0 = performance.now()
-    const imap = yield* ImapClient.session(Harness.sessionOptions(env))
+    const imap = yield* ImapClient.session({
+      ...Harness.sessionOptions(env),
+      ...(named ? { authenticate: { mechanisms: ["PLAIN"] } } : {})
+    })
     const t1 = performance.now()
     const inbox = yield* ImapClient.select(imap, MAILBOX)
     const t2 = performance.now()
@@ -91,7 +96,8 @@ const report = (rows: Map<string, Array<Harness.Row>>, count: number) => {
 }
 
 await Harness.main(file, {
-  ours: (env) => Effect.runPromise(ours(env)),
+  ours: (env) => Effect.runPromise(ours(env, false)),
+  named: (env) => Effect.runPromise(ours(env, true)),
   raw: (env) => Raw.run(env, MAILBOX, true),
   imapflow
 }, 7, report)
