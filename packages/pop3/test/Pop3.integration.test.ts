@@ -202,8 +202,9 @@ describe.runIf(env["MAILTEST_HOST"] !== undefined)("real Dovecot", () => {
       }))
       const file = fileFor(uid)
       if (file !== undefined) assert.isTrue(Buffer.from(file).equals(Buffer.concat(copies)))
-      // Node hands each decrypted TLS record over in a buffer of its own: all of them went back.
-      assert.isAbove(seen.length, 1)
+      // Each decrypted read is a buffer of its own, the reads of one turn are merged into one of
+      // the client's: all of them went back (a 10 KB message may come as one chunk).
+      assert.isAtLeast(seen.length, 1)
       assert.isTrue(seen.every((chunk) => chunk.byteLength === 0))
     }))
 
