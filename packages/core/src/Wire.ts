@@ -206,7 +206,7 @@ export const forEachLent = <E, E2, R>(
   const each = (chunks: readonly [Uint8Array, ...Array<Uint8Array>]): Effect.Effect<void, E | E2, R> => {
     if (chunks.length === 1) return Effect.andThen(f(chunks[0]), loop)
     // a new buffer, never a pooled slab: it is released whole
-    merged = concatAll(new Uint8Array(0), chunks)
+    merged = concatAll(NOTHING, chunks)
     return Effect.andThen(f(merged), next)
   }
   const loop: Effect.Effect<void, E | E2, R> = Effect.matchEffect(pull, {
@@ -215,6 +215,8 @@ export const forEachLent = <E, E2, R>(
   })
   return loop
 }
+
+const NOTHING = new Uint8Array(0)
 
 interface Transferable {
   readonly detached?: boolean

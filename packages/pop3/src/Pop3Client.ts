@@ -625,7 +625,8 @@ const bodyPull = (
     }
     const batch = Effect.flatMap(session.wire.nextBatch("data"), (frames) => {
       const out: Array<Uint8Array> = []
-      for (const frame of frames) {
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i]!
         if (frame._tag === "BodyChunk") out.push(frame.bytes)
         else if (frame._tag === "BodyEnd") reading = false
         else return Effect.fail(Flight.violation("data", `unexpected ${frame._tag} frame in a body`))
