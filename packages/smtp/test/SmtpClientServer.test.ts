@@ -44,6 +44,28 @@ describe("SmtpClient against SmtpServer", () => {
         }))
     }
 
+    it.live("XOAUTH2 with a token too long for the AUTH line (RFC 4954 §4): the response goes after 334", () =>
+      Effect.gen(function*() {
+        // "user=alice\x01auth=Bearer <token>\x01\x01" in base64 is 12,276 octets: over the 12,288 of an
+        // AUTH line with "AUTH XOAUTH2 " and CRLF, within the 12,288 of a response line.
+        const long = "t".repeat(9181)
+        const ir = Buffer.from(`user=alice\x01auth=Bearer ${long}\x01\x01`).toString("base64")
+        assert.isAbove(`AUTH XOAUTH2 ${ir}\r\n`.length, 12288)
+        assert.isAtMost(`${ir}\r\n`.length, 12288)
+        const { layer, server } = yield* memoryServer({ mechanisms: ["XOAUTH2"], tokens: { alice: long } })
+        const token = Credentials.oauth2({ username: "alice", token: Effect.succeed(Redacted.make(long)) })
+        yield* Effect.gen(function*() {
+          const smtp = yield* Smtp.session({ ...options, credentials: token })
+          yield* Smtp.send(smtp, env, "x\r\n")
+        }).pipe(Effect.scoped, Effect.provide(layer))
+        assert.strictEqual(server.messages()[0]?.authenticatedAs, "alice")
+        const entries = server.connections()[0]!.entries
+        const auth = entries.findIndex((e) => e._tag === "Command" && e.verb === "AUTH")
+        assert.strictEqual((entries[auth] as { readonly line: string }).line, "AUTH XOAUTH2")
+        assert.deepStrictEqual(entries[auth + 1], { _tag: "SaslResponse", phase: "tls", line: ir })
+        assert.isFalse(entries.some((e) => e._tag === "BadLine"))
+      }))
+
     it.live("a forged SCRAM server signature fails the session (S11)", () =>
       Effect.gen(function*() {
         const { layer } = yield* memoryServer({ mechanisms: ["SCRAM-SHA-256"], scram: { forgeServerSignature: true } })
