@@ -32,12 +32,13 @@ describe("pnpm demo", () => {
       has(lines, /commands the client sent: EHLO \(no AUTH, no MAIL\)/)
     }), 30_000)
 
-  it.live("POP3: CAPA before / after STLS, LIST and RETR, STLS refused with only STLS sent", () =>
+  it.live("POP3: CAPA before / after STLS, LIST and RETR, the named-mechanism fast path, STLS refused with only STLS sent", () =>
     Effect.gen(function*() {
       const lines = yield* run(pop3)
       has(lines, /CAPA after STLS \(TLSv1\.3\):.*USER/)
       has(lines, /RETR 2: 111 bytes/)
       has(lines, /client sent only \["STLS"\]/)
+      has(lines, /named mechanism \(PLAIN\), commands in order: STLS \(plaintext\), AUTH, CAPA, RETR/)
     }), 30_000)
 
   it.live("IMAP: capabilities around STARTTLS, LOGIN refused in plaintext, fetch, extensions", () =>

@@ -5,7 +5,9 @@
  * 2. a downgrade attempt: a server that refuses STLS (as a man in the middle would make it) ends in
  *    a typed error before any credential is sent;
  * 3. LIST, then every message retrieved in one pipelined flight: sizes and first header lines,
- *    including a body with dot-leading lines.
+ *    including a body with dot-leading lines;
+ * 4. the fast path: with the mechanism named, AUTH goes right after the handshake (one round trip
+ *    less), and CAPA is asked over TLS only when something needs it (here the pipelined flight).
  */
 import * as Credentials from "@starttls/core/Credentials"
 import * as Certificates from "@starttls/testkit/Certificates"
@@ -68,6 +70,17 @@ export const demo: Effect.Effect<void, unknown, never> = Effect.gen(function*() 
     const quit = yield* Pop3.quit(pop3)
     yield* Console.log(`POP3  QUIT: ${quit.deleted.length} message(s) deleted`)
   }).pipe(Effect.scoped, Effect.provide(MemoryTransport.layer((duplex) => Effect.forkDetach(server.handler(duplex)))))
+
+  const fast = yield* Pop3Server.make({ users: { alice: { password: "wonderland", messages: MESSAGES } } })
+  yield* Effect.gen(function*() {
+    const pop3 = yield* Pop3.session({ ...options, credentials, authenticate: { mechanisms: ["PLAIN"] } })
+    yield* Stream.runDrain(Pop3.retrieveAll(pop3, [1, 2, 3]))
+    yield* Pop3.quit(pop3)
+  }).pipe(Effect.scoped, Effect.provide(MemoryTransport.layer((duplex) => Effect.forkDetach(fast.handler(duplex)))))
+  const [named] = yield* fast.awaitEnded(1)
+  // verbs only: the AUTH line carries the credentials
+  const verbs = (named?.commands ?? []).map((c) => `${c.line.split(" ")[0]}${c.phase === "tls" ? "" : " (plaintext)"}`)
+  yield* Console.log(`POP3  named mechanism (PLAIN), commands in order: ${verbs.join(", ")}`)
 
   const refusing = yield* Pop3Server.make({ users: { alice: "wonderland" }, refuseStls: true })
   const refused = yield* Pop3.session({ ...options, credentials }).pipe(
