@@ -13,6 +13,7 @@ import { IoError, type TransportConnection } from "@starttls/core/Transport"
 import * as Wire from "@starttls/core/Wire"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
 
@@ -106,6 +107,79 @@ const readAll = (chunks: ReadonlyArray<Uint8Array>, makeFramer: () => Framer.Fra
   }).pipe(Effect.scoped)
 
 const bytes = (text: string) => Buffer.from(text, "latin1")
+
+/** A transport whose pulls wait until `feed` hands them bytes; counts destroys. */
+const gated = () => {
+  let waiting: ((effect: Effect.Effect<ReadonlyArray<Uint8Array>, IoError>) => void) | undefined
+  let destroyed = 0
+  const connection: TransportConnection = {
+    pull: Effect.callback((resume) => {
+      waiting = resume
+      return Effect.sync(() => {
+        waiting = undefined
+      })
+    }),
+    write: () => Effect.void,
+    upgrade: () => Effect.fail(MailError.make(new MailError.ProtocolViolation({ phase: "handshake", detail: "gated" }))),
+    tls: () => session,
+    // as a socket: destroying it fails the pending read
+    destroy: Effect.sync(() => {
+      destroyed++
+      const resume = waiting
+      waiting = undefined
+      resume?.(Effect.fail(new IoError({ operation: "closed" })))
+    })
+  }
+  const feed = (text: string) => {
+    const resume = waiting
+    waiting = undefined
+    resume?.(Effect.succeed([bytes(text)]))
+  }
+  return { connection, feed, destroyed: () => destroyed }
+}
+
+describe("Wire reads", () => {
+  it.live("an interrupted read leaves no deadline armed: the connection lives on and reads again", () =>
+    Effect.gen(function*() {
+      const { connection, destroyed, feed } = gated()
+      const wire = yield* Wire.make(connection, {
+        protocol: "LINE",
+        host: "gated",
+        port: 1,
+        timeouts: Limits.timeouts({ command: 100 }),
+        makeFramer: withPushInto
+      })
+      const reading = yield* Effect.forkChild(wire.next("command"))
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(reading)
+      // past the 100 ms deadline of the interrupted read
+      yield* Effect.sleep("250 millis")
+      assert.strictEqual(destroyed(), 0)
+      const next = yield* Effect.forkChild(wire.next("command"))
+      yield* Effect.sleep("5 millis")
+      feed("hello\r\n")
+      assert.strictEqual(yield* Fiber.join(next), "hello")
+    }).pipe(Effect.scoped))
+
+  it.live("a read past its deadline destroys the connection and fails with Timeout", () =>
+    Effect.gen(function*() {
+      const { connection, destroyed } = gated()
+      const wire = yield* Wire.make(connection, {
+        protocol: "LINE",
+        host: "gated",
+        port: 1,
+        timeouts: Limits.timeouts({ command: 50 }),
+        makeFramer: withPushInto
+      })
+      const exit = yield* Effect.exit(wire.next("command"))
+      assert.strictEqual(destroyed(), 1)
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+        assert.strictEqual(error?._tag === "Fail" ? (error.error as MailError.MailError).reason._tag : undefined, "Timeout")
+      }
+    }).pipe(Effect.scoped))
+})
 
 describe("Wire with a pushInto framer", () => {
   it.effect("a chunk that fails to frame returns none of its frames, as with push", () =>
