@@ -178,13 +178,15 @@ const flowing = Effect.fnUntraced(function*(
       if (!socket.writableEnded) socket.end()
     })
   )
+  // One pull waits at a time, and an interrupted pull is cancelled before it could be resumed:
+  // the cancellation forgets the waiter (built once, not per pull).
+  const cancel = Effect.sync(() => {
+    waiter = undefined
+  })
   const pull: Effect.Effect<ReadonlyArray<Uint8Array>, IoError> = Effect.callback((resume) => {
     waiter = resume
     deliver()
-    if (waiter !== resume) return
-    return Effect.sync(() => {
-      if (waiter === resume) waiter = undefined
-    })
+    return waiter === resume ? cancel : undefined
   })
   const io: Io = {
     pull,
