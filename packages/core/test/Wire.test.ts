@@ -85,23 +85,25 @@ const replay = (chunks: ReadonlyArray<Uint8Array>, secure: boolean): TransportCo
   }
 }
 
+/** A LINE wire over `connection` with a `command` deadline. */
+const lineWire = (connection: TransportConnection, makeFramer: () => Framer.Framer<string>, command = 2_000) =>
+  Wire.make(connection, { protocol: "LINE", host: "test", port: 1, timeouts: Limits.timeouts({ command }), makeFramer })
+
+/** The tag of the `MailError` a failed exit carries ("defect" for anything else). */
+const failureTag = <A>(exit: Exit.Exit<A, MailError.MailError>): string => {
+  if (Exit.isSuccess(exit)) return "success"
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  return error?._tag === "Fail" ? error.error.reason._tag : "defect"
+}
+
 /** Every frame until the wire fails; the failure's tag. */
 const readAll = (chunks: ReadonlyArray<Uint8Array>, makeFramer: () => Framer.Framer<string>, secure: boolean) =>
   Effect.gen(function*() {
-    const wire = yield* Wire.make(replay(chunks, secure), {
-      protocol: "LINE",
-      host: "replay",
-      port: 1,
-      timeouts: Limits.timeouts({ command: 2_000 }),
-      makeFramer
-    })
+    const wire = yield* lineWire(replay(chunks, secure), makeFramer)
     const frames: Array<string> = []
     while (true) {
       const exit = yield* Effect.exit(wire.next("command"))
-      if (Exit.isFailure(exit)) {
-        const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-        return { frames, failure: error?._tag === "Fail" ? (error.error as MailError.MailError).reason._tag : "defect" }
-      }
+      if (Exit.isFailure(exit)) return { frames, failure: failureTag(exit) }
       frames.push(exit.value)
     }
   }).pipe(Effect.scoped)
@@ -142,13 +144,7 @@ describe("Wire reads", () => {
   it.live("an interrupted read leaves no deadline armed: the connection lives on and reads again", () =>
     Effect.gen(function*() {
       const { connection, destroyed, feed } = gated()
-      const wire = yield* Wire.make(connection, {
-        protocol: "LINE",
-        host: "gated",
-        port: 1,
-        timeouts: Limits.timeouts({ command: 100 }),
-        makeFramer: withPushInto
-      })
+      const wire = yield* lineWire(connection, withPushInto, 100)
       const reading = yield* Effect.forkChild(wire.next("command"))
       yield* Effect.sleep("20 millis")
       yield* Fiber.interrupt(reading)
@@ -164,20 +160,10 @@ describe("Wire reads", () => {
   it.live("a read past its deadline destroys the connection and fails with Timeout", () =>
     Effect.gen(function*() {
       const { connection, destroyed } = gated()
-      const wire = yield* Wire.make(connection, {
-        protocol: "LINE",
-        host: "gated",
-        port: 1,
-        timeouts: Limits.timeouts({ command: 50 }),
-        makeFramer: withPushInto
-      })
+      const wire = yield* lineWire(connection, withPushInto, 50)
       const exit = yield* Effect.exit(wire.next("command"))
       assert.strictEqual(destroyed(), 1)
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-        assert.strictEqual(error?._tag === "Fail" ? (error.error as MailError.MailError).reason._tag : undefined, "Timeout")
-      }
+      assert.strictEqual(failureTag(exit), "Timeout")
     }).pipe(Effect.scoped))
 })
 
