@@ -403,6 +403,10 @@ export const serve = (script: Script, rec: Recording, raw: Duplex): () => void =
   emit(rec, "connected")
 
   if (script.implicitTls === true) {
+    // The client's bytes are TLS records from the first one: recorded, never read as command lines
+    // (a ClientHello's random bytes can hold a CRLF, and an answer to that "line" would break the
+    // handshake). Line handling starts once TLS is up (`secure` clears `stopped`).
+    stopped = true
     if (script.implicitSilent === true) {
       raw.on("data", onRawData)
       return stop
