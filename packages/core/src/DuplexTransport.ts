@@ -439,7 +439,13 @@ const handshake = (raw: Duplex, params: Tls.TlsParams) =>
 export const make = Effect.fnUntraced(function*(raw: Duplex) {
   const scope = yield* Effect.scope
   let ioScope = yield* Scope.fork(scope)
-  let io = yield* attach(raw, ioScope, scope).pipe(Effect.mapError(ioFailure("connect")))
+  // The plaintext reader and writer are attached on first use: a connection that starts TLS
+  // straight away (implicit TLS) never has a plaintext reader on its socket, and hands the socket
+  // to OpenSSL exactly as it was opened.
+  let io: Io | undefined
+  const plaintext: Effect.Effect<Io, IoError> = Effect.suspend(() =>
+    io !== undefined ? Effect.succeed(io) : Effect.map(attach(raw, ioScope, scope), (attached) => (io = attached))
+  )
   let tls: { readonly socket: NodeTls.TLSSocket; readonly session: Tls.TlsSession } | undefined
   let upgraded = false
 
@@ -463,8 +469,13 @@ export const make = Effect.fnUntraced(function*(raw: Duplex) {
     })
 
   const connection: TransportConnection = {
-    pull: Effect.suspend(() => io.pull),
-    write: (chunks) => chunks.length === 0 ? Effect.void : Effect.suspend(() => io.write(chunks)),
+    pull: Effect.suspend(() => io !== undefined ? io.pull : Effect.flatMap(plaintext, (attached) => attached.pull)),
+    write: (chunks) =>
+      chunks.length === 0
+        ? Effect.void
+        : Effect.suspend(() =>
+          io !== undefined ? io.write(chunks) : Effect.flatMap(plaintext, (attached) => attached.write(chunks))
+        ),
     upgrade,
     tls: () => tls?.session,
     destroy: Effect.sync(() => {

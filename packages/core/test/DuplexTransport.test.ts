@@ -44,8 +44,10 @@ const securePair = Effect.gen(function*() {
   const server = new NodeTls.TLSSocket(serverEnd, { isServer: true, cert: certs.localhost.cert, key: certs.localhost.key })
   yield* Effect.addFinalizer(() => Effect.sync(() => server.destroy()))
   const connection = yield* DuplexTransport.make(raw)
+  // implicit TLS: nothing reads the socket in plaintext before OpenSSL takes it
+  const plaintextListeners = raw.listenerCount("readable") + raw.listenerCount("data")
   yield* connection.upgrade({ host: "localhost", trustOnly: [certs.ca] })
-  return { connection, server }
+  return { connection, server, plaintextListeners }
 })
 
 /** Pulls until `total` bytes came; returns the size of every pull. */
@@ -70,6 +72,16 @@ const burst = (server: NodeTls.TLSSocket, count: number, size: number) => {
 }
 
 describe("DuplexTransport over TLS", () => {
+  it.live("a connection upgraded before any read or write never had a plaintext reader on its socket", () =>
+    Effect.gen(function*() {
+      const { connection, plaintextListeners, server } = yield* securePair
+      assert.strictEqual(plaintextListeners, 0)
+      server.write("ready\r\n")
+      const chunks = yield* connection.pull
+      assert.strictEqual(Buffer.concat(chunks).toString("latin1"), "ready\r\n")
+    }).pipe(Effect.scoped))
+
+
   it.live("reads that arrive together come in one pull, not one pull per record", () =>
     Effect.gen(function*() {
       const { connection, server } = yield* securePair
