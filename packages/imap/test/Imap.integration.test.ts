@@ -5,12 +5,10 @@
  * that add mail use a scratch mailbox and delete it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Credentials from "@starttls/core/Credentials"
 import * as NodeTransport from "@starttls/core/NodeTransport"
 import * as Proxy from "@starttls/testkit/Proxy"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync } from "node:fs"
@@ -18,15 +16,11 @@ import { join } from "node:path"
 import * as ImapClient from "../src/ImapClient.ts"
 import * as SequenceSet from "../src/SequenceSet.ts"
 import * as H from "./ImapHarness.ts"
+import * as Dovecot from "./RealDovecot.ts"
 
 const env = process.env
-const host = env["MAILTEST_HOST"] ?? "127.0.0.1"
-const ca = env["MAILTEST_CA"] === undefined ? "" : readFileSync(env["MAILTEST_CA"], "utf8")
-const user = env["MAILTEST_USER"] ?? "test"
-const pass = env["MAILTEST_PASS"] ?? "secret"
+const { credentials, options, pass, user } = Dovecot
 const maildir = join(env["MAILTEST_DIR"] ?? "/nonexistent", "mail", user, "Maildir")
-const options = { host, port: Number(env["MAILTEST_IMAP_PORT"]), tls: { trustOnly: [ca] } }
-const credentials = Credentials.password({ username: user, password: Redacted.make(pass) })
 const crlf = (lf: Buffer) => Buffer.from(lf.toString("latin1").replace(/\n/g, "\r\n"), "latin1")
 const messageId = (source: Uint8Array) => /^Message-ID: (<[^>]+>)\r?$/m.exec(Buffer.from(source).toString("latin1"))?.[1]
 

@@ -12,13 +12,11 @@
  * belong to the passwd file's uid), and perl for the seed script.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import * as Credentials from "@starttls/core/Credentials"
 import * as NodeTransport from "@starttls/core/NodeTransport"
 import * as Proxy from "@starttls/testkit/Proxy"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -28,13 +26,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ImapClient from "../src/ImapClient.ts"
 import * as SequenceSet from "../src/SequenceSet.ts"
+import * as Dovecot from "./RealDovecot.ts"
 
 const env = process.env
 const sharedDir = env["MAILTEST_DIR"] ?? "/nonexistent"
-const host = env["MAILTEST_HOST"] ?? "127.0.0.1"
-const user = env["MAILTEST_USER"] ?? "test"
-const pass = env["MAILTEST_PASS"] ?? "secret"
-const credentials = Credentials.password({ username: user, password: Redacted.make(pass) })
+const { credentials, host, user } = Dovecot
 const COUNT = 200
 const SIZE = 10_240
 

@@ -6,33 +6,21 @@
  * Every test works in its own uniquely named mailbox and deletes it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Credentials from "@starttls/core/Credentials"
 import * as NodeTransport from "@starttls/core/NodeTransport"
 import type { Transport } from "@starttls/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { readFileSync } from "node:fs"
 import * as ImapCapabilities from "../src/ImapCapabilities.ts"
 import * as ImapClient from "../src/ImapClient.ts"
 import type * as ImapMailbox from "../src/ImapMailbox.ts"
 import * as SearchCriteria from "../src/SearchCriteria.ts"
 import * as SequenceSet from "../src/SequenceSet.ts"
 import * as H from "./ImapHarness.ts"
+import * as Dovecot from "./RealDovecot.ts"
 
-const env = process.env
-const ca = env["MAILTEST_CA"] === undefined ? "" : readFileSync(env["MAILTEST_CA"], "utf8")
-const options = {
-  host: env["MAILTEST_HOST"] ?? "127.0.0.1",
-  port: Number(env["MAILTEST_IMAP_PORT"]),
-  tls: { trustOnly: [ca] },
-  credentials: Credentials.password({
-    username: env["MAILTEST_USER"] ?? "test",
-    password: Redacted.make(env["MAILTEST_PASS"] ?? "secret")
-  })
-}
+const options = Dovecot.sessionOptions
 const message = (subject: string) =>
   new TextEncoder().encode(`From: a@localhost\r\nTo: b@localhost\r\nSubject: ${subject}\r\n\r\nbody of ${subject}\r\n`)
 let counter = 0
@@ -64,7 +52,7 @@ const cleanup = (mailbox: string) =>
     yield* ImapClient.logout(imap)
   }).pipe(Effect.scoped)
 
-describe.runIf(env["MAILTEST_HOST"] !== undefined)("IMAP extensions against real Dovecot", () => {
+describe.runIf(Dovecot.configured)("IMAP extensions against real Dovecot", () => {
   it.live("IDLE sees an APPEND made by a second connection; stopping leaves the connection usable", () =>
     withScratch(1, (imap, mailbox) =>
       Effect.gen(function*() {

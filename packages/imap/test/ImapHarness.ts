@@ -20,7 +20,6 @@ import type * as ImapError from "../src/ImapError.ts"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 
@@ -62,23 +61,13 @@ export const SELECTED = String.raw`${LOGGED_IN}
   S+ A4 OK [READ-WRITE] Select completed.
 `
 
-export interface Scripted {
-  readonly layer: Layer.Layer<Transport>
-  /** What the server recorded on the first connection (fails with the diff on a script mismatch). */
-  readonly recording: Effect.Effect<Recording.Recording, ScriptedServer.ScriptMismatch>
-  /** How many connections the client opened (no retry, no fallback: ATTACKS.md §3.6 invariant 7). */
-  readonly connects: () => number
-}
-
-/** Serves every connection with the transcript; the server fibers live in the caller's scope. */
+/** Serves every connection with the transcript (short server deadlines); the server fibers live in
+ * the caller's scope. */
 export const scripted = (
   source: string,
   serverOptions?: ScriptedServer.Options
-): Effect.Effect<Scripted, never, Scope.Scope> =>
-  Effect.map(
-    ScriptedTransport.make(source, { timeoutMs: 600, lingerMs: 30, ...serverOptions }),
-    (t) => ({ layer: t.layer, recording: t.recording, connects: t.connections })
-  )
+): Effect.Effect<ScriptedTransport.ScriptedTransport, never, Scope.Scope> =>
+  ScriptedTransport.make(source, { timeoutMs: 600, lingerMs: 30, ...serverOptions })
 
 /** A stateful in-memory IMAP server and the transport that reaches it. */
 export const memoryServer = (config?: ImapServer.Config) =>
@@ -100,7 +89,7 @@ export const play = <A, E>(
   serverOptions?: ScriptedServer.Options
 ) =>
   Effect.gen(function*() {
-    const { connects, layer, recording } = yield* scripted(source, serverOptions)
+    const { connections, layer, recording } = yield* scripted(source, serverOptions)
     const exit = yield* Effect.exit(program.pipe(Effect.scoped, Effect.provide(layer)))
     const rec = yield* recording.pipe(
       // A client that (rightly) hung up while the server was still writing: what it sent is the recording.
@@ -109,7 +98,7 @@ export const play = <A, E>(
         (mismatch) => Effect.succeed(mismatch.recording)
       )
     )
-    return { exit, rec, connects: connects() }
+    return { exit, rec, connects: connections() }
   })
 
 /** ATTACKS.md "no-cred": in plaintext the client sent only CAPABILITY, STARTTLS or LOGOUT, and no secret. */

@@ -5,26 +5,14 @@
  * run's own (created, then deleted).
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Credentials from "@starttls/core/Credentials"
 import * as NodeTransport from "@starttls/core/NodeTransport"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import { readFileSync } from "node:fs"
 import * as ImapClient from "../src/ImapClient.ts"
 import * as SearchCriteria from "../src/SearchCriteria.ts"
 import * as SequenceSet from "../src/SequenceSet.ts"
+import * as Dovecot from "./RealDovecot.ts"
 
-const env = process.env
-const ca = env["MAILTEST_CA"] === undefined ? "" : readFileSync(env["MAILTEST_CA"], "utf8")
-const options = {
-  host: env["MAILTEST_HOST"] ?? "127.0.0.1",
-  port: Number(env["MAILTEST_IMAP_PORT"]),
-  tls: { trustOnly: [ca] },
-  credentials: Credentials.password({
-    username: env["MAILTEST_USER"] ?? "test",
-    password: Redacted.make(env["MAILTEST_PASS"] ?? "secret")
-  })
-}
+const options = Dovecot.sessionOptions
 const prefix = `pipetest-${process.pid}-${Date.now().toString(36)}`
 const unbounded = { concurrency: "unbounded" } as const
 
@@ -38,7 +26,7 @@ const scratch = (imap: ImapClient.ImapConnection<"Authenticated">, names: Readon
 const message = (i: number) =>
   new TextEncoder().encode(`From: a@example.com\r\nTo: b@example.com\r\nSubject: pipelined ${i}\r\n\r\nbody ${i}\r\n`)
 
-describe.runIf(env["MAILTEST_HOST"] !== undefined)("pipelining against real Dovecot", () => {
+describe.runIf(Dovecot.configured)("pipelining against real Dovecot", () => {
   it.live("100 STATUS at once: the answers of 100 STATUS one after the other", () =>
     Effect.gen(function*() {
       const imap = yield* ImapClient.session(options)

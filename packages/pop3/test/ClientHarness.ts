@@ -12,6 +12,7 @@ import * as Transcript from "@starttls/testkit/Transcript"
 import type { Transport } from "@starttls/core/Transport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Result from "effect/Result"
@@ -106,3 +107,9 @@ export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text
 
 /** A text of bytes (latin1, byte for byte). */
 export const text = (data: Uint8Array): string => Buffer.from(data).toString("latin1")
+
+/** The value of a successful exit; fails the test with the cause otherwise. */
+export const value = <A, E>(exit: Exit.Exit<A, E>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  throw new Error(`expected success, got ${String(exit.cause)}`)
+}

@@ -14,7 +14,6 @@ import * as Pop3Server from "@starttls/testkit/Pop3Server"
 import * as Proxy from "@starttls/testkit/Proxy"
 import * as Recording from "@starttls/testkit/Recording"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { performance } from "node:perf_hooks"
@@ -38,10 +37,6 @@ const NAMED = `
   S: +OK Logged in.
 `
 
-const value = <A, E>(exit: Exit.Exit<A, E>): A => {
-  if (Exit.isSuccess(exit)) return exit.value
-  throw new Error(`expected success, got ${String(exit.cause)}`)
-}
 
 const noSecretInPlaintext = (recording: Recording.Recording) => {
   assert.strictEqual(Recording.plaintextClientBytes(recording), "STLS\r\n")
@@ -55,7 +50,7 @@ describe("Pop3Client.session with a named mechanism", () => {
         NAMED,
         Effect.map(named, (c) => ({ state: c.state, capabilities: c.session.capabilities }))
       )
-      assert.deepStrictEqual(value(exit), { state: "Authenticated", capabilities: undefined })
+      assert.deepStrictEqual(H.value(exit), { state: "Authenticated", capabilities: undefined })
       assert.deepStrictEqual(H.tlsChunks(recording), [`${AUTH_PLAIN}\r\n`])
       noSecretInPlaintext(recording)
     }))
@@ -77,7 +72,7 @@ describe("Pop3Client.session with a named mechanism", () => {
             return { pipelining: first.pipelining, user: first.user, top: first.top, same: first === again }
           }))
       )
-      assert.deepStrictEqual(value(exit), { pipelining: true, user: false, top: true, same: true })
+      assert.deepStrictEqual(H.value(exit), { pipelining: true, user: false, top: true, same: true })
       assert.deepStrictEqual(H.tlsChunks(recording), [`${AUTH_PLAIN}\r\n`, "CAPA\r\n"])
     }))
 
@@ -103,7 +98,7 @@ describe("Pop3Client.session with a named mechanism", () => {
             (c) => c.state
           )
         )
-        assert.strictEqual(value(exit), "Authenticated")
+        assert.strictEqual(H.value(exit), "Authenticated")
         assert.deepStrictEqual(H.tlsChunks(recording).slice(0, 2), ["CAPA\r\n", `${auth}\r\n`])
       }
     }))
@@ -132,7 +127,7 @@ describe("Pop3Client.session with a named mechanism", () => {
           (c) => c.state
         )
       )
-      assert.strictEqual(value(exit), "Authenticated")
+      assert.strictEqual(H.value(exit), "Authenticated")
       assert.deepStrictEqual(H.tlsChunks(recording), ["AUTH XOAUTH2\r\n", `${ir}\r\n`])
       assert.notInclude(Recording.plaintextClientBytes(recording), token)
     }))
@@ -178,7 +173,7 @@ describe("Pop3Client.session with a named mechanism", () => {
         `,
         Effect.map(Pop3Client.session({ ...H.tlsOptions, credentials, authenticate: PLAIN }), (c) => c.state)
       )
-      assert.strictEqual(value(exit), "Authenticated")
+      assert.strictEqual(H.value(exit), "Authenticated")
       assert.deepStrictEqual(H.tlsChunks(recording), [`${AUTH_PLAIN}\r\n`])
     }))
 })
@@ -232,7 +227,7 @@ describe("S4 on the named path: nothing learned before TLS is used", () => {
         ${answer("two")}`,
         Effect.flatMap(loggedIn, retrieveTwo)
       )
-      assert.deepStrictEqual(value(exit), { bodies: ["one\r\n", "two\r\n"], pipelining: false, user: false })
+      assert.deepStrictEqual(H.value(exit), { bodies: ["one\r\n", "two\r\n"], pipelining: false, user: false })
       assert.deepStrictEqual(H.tlsChunks(recording), [`${AUTH_PLAIN}\r\n`, "CAPA\r\n", "RETR 1\r\n", "RETR 2\r\n"])
     }))
 
@@ -250,7 +245,7 @@ describe("S4 on the named path: nothing learned before TLS is used", () => {
         ${answer("two")}`,
         Effect.flatMap(loggedIn, retrieveTwo)
       )
-      assert.deepStrictEqual(value(exit), { bodies: ["one\r\n", "two\r\n"], pipelining: true, user: false })
+      assert.deepStrictEqual(H.value(exit), { bodies: ["one\r\n", "two\r\n"], pipelining: true, user: false })
       assert.deepStrictEqual(H.tlsChunks(recording), [`${AUTH_PLAIN}\r\n`, "CAPA\r\n", "RETR 1\r\nRETR 2\r\n"])
     }))
 

@@ -60,10 +60,6 @@ const transcript = <A, E>(
     return { exit, recording, sent: Recording.tlsClientBytes(recording).slice(PREFIX_BYTES.length) }
   })
 
-const value = <A, E>(exit: Exit.Exit<A, E>): A => {
-  if (Exit.isSuccess(exit)) return exit.value
-  throw new Error(`expected success, got ${String(exit.cause)}`)
-}
 
 const pop3Reason = (exit: Exit.Exit<unknown, unknown>): Pop3Error.Pop3ErrorReason => {
   const error = errorOf(exit) as Pop3Error.Pop3Error
@@ -109,7 +105,7 @@ describe("logins", () => {
           (c) => c.state
         )
       )
-      assert.strictEqual(value(exit), "Authenticated")
+      assert.strictEqual(H.value(exit), "Authenticated")
       assert.deepStrictEqual(H.tlsChunks(recording), ["CAPA\r\n", "AUTH XOAUTH2\r\n", `${ir}\r\n`])
     }))
 
@@ -127,7 +123,7 @@ describe("logins", () => {
             (c) => c.state
           )
         )
-        assert.strictEqual(value(exit), "Authenticated")
+        assert.strictEqual(H.value(exit), "Authenticated")
         const lines = H.tlsChunks(recording).slice(1)
         assert.deepStrictEqual(lines, inline ? [`AUTH PLAIN ${ir}\r\n`] : ["AUTH PLAIN\r\n", `${ir}\r\n`])
         assert.isAtMost(lines[0]!.length, 255)
@@ -147,7 +143,7 @@ describe("logins", () => {
         S: +OK Logged in.`,
         Effect.map(viaSession, (c) => c.state)
       )
-      assert.strictEqual(value(exit), "Authenticated")
+      assert.strictEqual(H.value(exit), "Authenticated")
     }))
 
   it.live("a malformed challenge is a ProtocolViolation", () =>
@@ -166,7 +162,7 @@ describe("logins", () => {
         S: +OK Logged in.`,
         Effect.map(viaSession, (c) => c.state)
       )
-      assert.strictEqual(value(exit), "Authenticated")
+      assert.strictEqual(H.value(exit), "Authenticated")
       assert.deepStrictEqual(H.tlsChunks(recording), ["CAPA\r\n", "USER test\r\n", `PASS ${SECRET}\r\n`])
     }))
 
@@ -249,7 +245,7 @@ describe("TRANSACTION commands", () => {
             Effect.exit(Pop3Client.stat(c))
           ])
       )
-      const [stat, refused, malformed] = value(ok.exit)
+      const [stat, refused, malformed] = H.value(ok.exit)
       assert.deepStrictEqual(stat, { count: 2, size: 320 })
       const reason = pop3Reason(refused)
       assert.strictEqual(reason._tag, "Refused")
@@ -293,7 +289,7 @@ describe("TRANSACTION commands", () => {
             Pop3Client.uidlMessage(c, 1)
           ])
       )
-      const [all, two, missing, uids, one] = value(exit)
+      const [all, two, missing, uids, one] = H.value(exit)
       assert.deepStrictEqual(all, [{ msg: 1, size: 120 }, { msg: 2, size: 200 }])
       assert.deepStrictEqual(two, { msg: 2, size: 200 })
       const reason = pop3Reason(missing)
@@ -335,7 +331,7 @@ describe("TRANSACTION commands", () => {
             collect(Pop3Client.retrieve(c, 1))
           ])
       )
-      const [body, head, refused, empty] = value(exit)
+      const [body, head, refused, empty] = H.value(exit)
       assert.strictEqual(body, "Subject: dots\r\n\r\n.leading dot\r\n..\r\n. \r\nlast line\r\n")
       assert.strictEqual(head, "Subject: dots\r\n\r\n")
       const reason = pop3Reason(refused)
@@ -364,7 +360,7 @@ describe("TRANSACTION commands", () => {
             return first
           })
       )
-      assert.strictEqual(value(exit), "first\r\n")
+      assert.strictEqual(H.value(exit), "first\r\n")
     }))
 
   it.live("DELE, RSET, NOOP: +OK and -ERR", () =>
@@ -391,7 +387,7 @@ describe("TRANSACTION commands", () => {
             Effect.exit(Pop3Client.noop(c))
           ])
       )
-      const [, again, , , noop] = value(exit)
+      const [, again, , , noop] = H.value(exit)
       assert.strictEqual(pop3Reason(again)._tag, "Refused")
       assert.strictEqual(pop3Reason(noop)._tag, "Refused")
       assert.strictEqual(sent, "DELE 1\r\nDELE 1\r\nRSET\r\nNOOP\r\nNOOP\r\n")
@@ -415,7 +411,7 @@ describe("TRANSACTION commands", () => {
             return results
           })
       )
-      for (const result of value(exit)) assert.strictEqual(pop3Reason(result)._tag, "InvalidArgument")
+      for (const result of H.value(exit)) assert.strictEqual(pop3Reason(result)._tag, "InvalidArgument")
       assert.strictEqual(sent, "NOOP\r\n")
     }))
 
@@ -455,7 +451,7 @@ describe("QUIT and deletions (S12)", () => {
             return { result, stale }
           })
       )
-      const { result, stale } = value(exit)
+      const { result, stale } = H.value(exit)
       assert.deepStrictEqual(result, { committed: true, deleted: [1, 2] })
       assert.strictEqual(reasonOf(stale as Exit.Exit<unknown, MailError.MailError>)._tag, "StaleConnection")
       assert.strictEqual(sent, "DELE 2\r\nDELE 1\r\nQUIT\r\n")
@@ -474,7 +470,7 @@ describe("QUIT and deletions (S12)", () => {
         `,
         (c) => Effect.andThen(Effect.andThen(Pop3Client.dele(c, 1), Pop3Client.rset(c)), Pop3Client.quit(c))
       )
-      assert.deepStrictEqual(value(exit), { committed: true, deleted: [] })
+      assert.deepStrictEqual(H.value(exit), { committed: true, deleted: [] })
     }))
 
   it.live("-ERR to QUIT with marked messages → NotCommitted Unknown (RFC 1939 §6)", () =>
@@ -541,7 +537,7 @@ describe("QUIT and deletions (S12)", () => {
         `,
         Pop3Client.quit
       )
-      assert.deepStrictEqual(value(exit), { committed: true, deleted: [] })
+      assert.deepStrictEqual(H.value(exit), { committed: true, deleted: [] })
       assert.strictEqual(sent, "QUIT\r\n")
     }))
 })
@@ -567,7 +563,7 @@ describe("PIPELINING (RFC 2449 §6.6)", () => {
         (c) => Stream.runCollect(Pop3Client.retrieveAll(c, [3, 1, 2])),
         PIPELINED
       )
-      assert.deepStrictEqual(value(exit).map((m) => [m.msg, H.text(m.bytes)]), [[3, "three\r\n"], [1, ".one\r\n"], [2, "two\r\n"]])
+      assert.deepStrictEqual(H.value(exit).map((m) => [m.msg, H.text(m.bytes)]), [[3, "three\r\n"], [1, ".one\r\n"], [2, "two\r\n"]])
       assert.deepStrictEqual(
         H.tlsChunks(recording).slice(2),
         ["RETR 3\r\nRETR 1\r\nRETR 2\r\n"]
@@ -589,7 +585,7 @@ describe("PIPELINING (RFC 2449 §6.6)", () => {
         `,
         (c) => Stream.runCollect(Pop3Client.retrieveAll(c, [1, 2]))
       )
-      assert.strictEqual(value(exit).length, 2)
+      assert.strictEqual(H.value(exit).length, 2)
       assert.deepStrictEqual(
         H.tlsChunks(recording).slice(2),
         ["RETR 1\r\n", "RETR 2\r\n"]
@@ -612,7 +608,7 @@ describe("PIPELINING (RFC 2449 §6.6)", () => {
         (c) => Pop3Client.deleteMany(c, [1, 2, 3, 4], { window: 2 }),
         PIPELINED
       )
-      const result = value(exit)
+      const result = H.value(exit)
       assert.deepStrictEqual(result.marked, [1, 2, 4])
       assert.deepStrictEqual(result.refused.map((r) => [r.msg, r.code]), [[3, "SYS/TEMP"]])
       assert.deepStrictEqual(
@@ -646,7 +642,7 @@ describe("PIPELINING (RFC 2449 §6.6)", () => {
           }),
         PIPELINED
       )
-      const reason = pop3Reason(value(exit))
+      const reason = pop3Reason(H.value(exit))
       assert.deepStrictEqual([reason._tag, reason._tag === "Refused" ? reason.msg : 0], ["Refused", 2])
     }))
 
@@ -690,7 +686,7 @@ describe("PIPELINING (RFC 2449 §6.6)", () => {
           }),
         PIPELINED
       )
-      const { quit, replies } = value(exit)
+      const { quit, replies } = H.value(exit)
       assert.deepStrictEqual(
         replies.map((r) => [r.command._tag, r.status._tag, r.status.text, r.lines, r.body === undefined ? undefined : H.text(r.body)]),
         [
