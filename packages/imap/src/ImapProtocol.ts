@@ -10,8 +10,9 @@
  *
  * Performance model (`bench/parse.ts`): LF found with `Buffer#indexOf`, literal bytes skipped by
  * count and returned as views of the pushed chunk (copied once only when they straddle chunks),
- * each line decoded to a latin1 string once and tokenized with `charCodeAt`, FETCH attributes
- * built directly, nested lists read with explicit stacks.
+ * each line decoded to a string once (latin1 when ASCII, UTF-8 when it holds valid UTF-8) and
+ * tokenized with `charCodeAt`, FETCH attributes built directly, nested lists read with explicit
+ * stacks.
  *
  * Safety: the parser is total and bounded (S8). Any input gives responses or a `DecodeError`
  * (`MalformedInput` naming the ABNF rule, or `LimitExceeded` naming the option), never an

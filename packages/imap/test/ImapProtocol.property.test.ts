@@ -29,6 +29,30 @@ const text = fc.stringMatching(/^[A-Za-z0-9 .,:-]{0,20}$/)
 const nz = fc.integer({ min: 1, max: 4_000_000_000 })
 const section = fc.constantFrom("", "TEXT", "HEADER", "1.2", "1.MIME", "HEADER.FIELDS (SUBJECT FROM)")
 
+/** Quoted-string content as bytes: any Unicode text as UTF-8, or any bytes (8-bit, often not
+ * UTF-8), but no CR, LF or NUL. */
+const quotable = fc
+  .oneof(fc.string({ unit: "binary", maxLength: 12 }).map(bytes), fc.uint8Array({ maxLength: 12 }))
+  .map((b) => b.filter((c) => c !== 0x0d && c !== 0x0a && c !== 0x00))
+
+/** `quoted` with `\` and DQUOTE escaped: the bytes as a latin1 string. */
+const quote = (b: Uint8Array): string =>
+  '"' + Buffer.from(b).toString("latin1").replace(/[\\"]/g, (c) => "\\" + c) + '"'
+
+const latin1 = (s: string): Uint8Array => Buffer.from(s, "latin1")
+
+/** A FETCH with `text` as the ENVELOPE subject, as BODY[1] data and as unknown data (all quoted),
+ * and a BODY[] literal among them. */
+const withQuoted = (seq: number, text: Uint8Array, literal: Uint8Array): Generated => ({
+  wire: concat([
+    latin1(`* ${seq} FETCH (ENVELOPE (NIL ${quote(text)} NIL NIL NIL NIL NIL NIL NIL NIL) BODY[] {${literal.length}}\r\n`),
+    literal,
+    latin1(` BODY[1] ${quote(text)} X-T ${quote(text)})\r\n`)
+  ]),
+  tag: "Fetch",
+  literal
+})
+
 const withLiteral = (head: string, literal: Uint8Array, tail: string, tag: string): Generated => ({
   wire: concat([bytes(`${head}{${literal.length}}\r\n`), literal, bytes(`${tail}\r\n`)]),
   tag,
@@ -51,7 +75,8 @@ const response: fc.Arbitrary<Generated> = fc.oneof(
     const b = bytes(name)
     return { wire: concat([bytes(`* LIST () "/" {${b.length}}\r\n`), b, bytes("\r\n")]), tag: "List" }
   }),
-  fc.tuple(fc.base64String({ maxLength: 24 })).map(([b64]) => ({ wire: bytes(`+ ${b64}\r\n`), tag: "Continuation" }))
+  fc.tuple(fc.base64String({ maxLength: 24 })).map(([b64]) => ({ wire: bytes(`+ ${b64}\r\n`), tag: "Continuation" })),
+  fc.tuple(nz, quotable, literalBytes).map(([seq, text, lit]) => withQuoted(seq, text, lit))
 )
 
 const session = fc.array(response, { minLength: 1, maxLength: 8 })
@@ -114,6 +139,25 @@ describe("chunking invariance (property)", () => {
         assert.deepStrictEqual(rebuilt.map((f) => hex(bodyOf(f))), reference.frames.map((f) => hex(bodyOf(f))))
       }),
       { numRuns: 300 }
+    )
+  })
+
+  it("8-bit quoted strings: UTF-8 decoded as text (U+FFFD for invalid bytes), the bytes themselves as data, under any split", () => {
+    fc.assert(
+      fc.property(nz, quotable, literalBytes, cuts, (seq, text, lit, points) => {
+        const g = withQuoted(seq, text, lit)
+        const outcome = run(splitAt(g.wire, points.map((p) => p % (g.wire.length + 1))))
+        assert.strictEqual(outcome.error, undefined)
+        const f = outcome.frames[0]
+        assert.strictEqual(f?._tag, "Fetch")
+        if (f?._tag !== "Fetch") return
+        const asText = Buffer.from(text).toString("utf8")
+        assert.strictEqual(f.attributes.envelope?.subject, asText)
+        assert.strictEqual(hex(f.attributes.bodySections?.[0]?.bytes), hex(lit))
+        assert.strictEqual(hex(f.attributes.bodySections?.[1]?.bytes), hex(text))
+        assert.deepStrictEqual(f.attributes.unknown, [{ name: "X-T", value: asText }])
+      }),
+      { numRuns: 500 }
     )
   })
 

@@ -606,6 +606,78 @@ describe("FETCH", () => {
   })
 })
 
+describe("segment text: ASCII, UTF-8 decoded once, latin1 re-decoded per string", () => {
+  const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0))
+  const cat = (...parts: ReadonlyArray<Uint8Array | string>): Uint8Array => {
+    const pieces = parts.map((p) => (typeof p === "string" ? bytes(p) : p))
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of pieces) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
+  }
+  const fetches = (input: Uint8Array): ReadonlyArray<ImapResponse.FetchAttributes> => {
+    const outcomes = [whole(input), run(byteAtATime(input))]
+    return outcomes.map((o) => {
+      if (o.error !== undefined) throw new Error(o.error.message)
+      const f = o.frames[0]
+      if (f?._tag !== "Fetch") throw new Error("expected Fetch")
+      return f.attributes
+    })
+  }
+  it("chars above U+00FF in strings and atoms; a literal marker after them is found", () => {
+    for (
+      const a of fetches(cat(
+        '* 1 FETCH (FLAGS (\\Seen $Čtení) ENVELOPE (NIL "Čaj ☕ 𝄞" (("Jiří Čapek" NIL "jiri" "x.cz")) NIL NIL NIL NIL NIL NIL NIL) BODY[] {3}\r\nabc BODY[1] "ł")\r\n'
+      ))
+    ) {
+      eq(a.flags, ["\\Seen", "$Čtení"])
+      assert.strictEqual(a.envelope?.subject, "Čaj ☕ 𝄞")
+      eq(a.envelope?.from, [addr("Jiří Čapek", "jiri", "x.cz")])
+      // quoted body data gives back the bytes sent, from a UTF-8 decoded segment too
+      eq(a.bodySections, [{ section: "", bytes: bytes("abc") }, { section: "1", bytes: bytes("ł") }])
+    }
+    eq(one('* LIST () "/" Čtení/Ú\r\n'), { _tag: "List", attributes: [], delimiter: "/", mailbox: "Čtení/Ú" })
+  })
+  it("a segment that is not UTF-8: its valid strings decode, an invalid byte becomes U+FFFD, quoted data keeps its bytes", () => {
+    for (
+      const a of fetches(cat(
+        '* 1 FETCH (ENVELOPE (NIL "Grüße" (("',
+        latin1("Ren\u00e9"),
+        '" NIL "r" "x")) NIL NIL NIL NIL NIL NIL NIL) BODY[1] "',
+        latin1("\u00e9\u00ff"),
+        '" BODY[] {2}\r\nok)\r\n'
+      ))
+    ) {
+      assert.strictEqual(a.envelope?.subject, "Grüße")
+      eq(a.envelope?.from, [addr("Ren\ufffd", "r", "x")])
+      eq(a.bodySections, [{ section: "1", bytes: latin1("\u00e9\u00ff") }, { section: "", bytes: bytes("ok") }])
+    }
+  })
+  it("unknown FETCH data keeps its text per segment: UTF-8 as is, latin1 re-decoded", () => {
+    for (
+      const a of fetches(cat('* 1 FETCH (X-A ("Čaj" {1}\r\nz "', latin1("\u00e9"), '" "ü"))\r\n'))
+    ) {
+      eq(a.unknown, [{ name: "X-A", value: ["Čaj", bytes("z"), "\ufffd", "ü"] }])
+    }
+  })
+  it("a short last segment: decoded the same, 8-bit or not; an error there names its place", () => {
+    for (const a of fetches(bytes('* 1 FETCH (BODY[] {3}\r\nabc FLAGS (ü))\r\n'))) {
+      eq(a.flags, ["ü"])
+      eq(a.bodySections, [{ section: "", bytes: bytes("abc") }])
+    }
+    const e = fails("* 1 FETCH (BODY[] {3}\r\nabc)x\r\n")
+    assert.strictEqual(e._tag, "MalformedInput")
+    if (e._tag === "MalformedInput") {
+      assert.strictEqual(e.grammar, "msg-att")
+      assert.include(e.detail, "line 2")
+      assert.include(e.preview, ")x")
+    }
+  })
+})
+
 describe("malformed input", () => {
   const cases: ReadonlyArray<readonly [string, string]> = [
     ["*\r\n", "response-data"],

@@ -302,15 +302,11 @@ export const envelope = (r: Reader): ImapResponse.Envelope => {
   const from = addressList(r, "env-from")
   // Servers fill Sender and Reply-To from From when the header lacks them (RFC 3501 §7.4.2), so
   // the same list text usually follows: reuse the (immutable) value instead of building it again.
-  const fromEnd = r.i === fromSeg && r.s.charCodeAt(fromStart) === LPAREN ? r.p : -1
+  const fromText = r.i === fromSeg && r.s.charCodeAt(fromStart) === LPAREN ? r.s.slice(fromStart, r.p) : ""
   r.sp("envelope")
-  const sender = fromEnd > 0 && r.i === fromSeg && r.repeats(fromStart, fromEnd)
-    ? from
-    : addressList(r, "env-sender")
+  const sender = fromText !== "" && r.i === fromSeg && r.repeats(fromText) ? from : addressList(r, "env-sender")
   r.sp("envelope")
-  const replyTo = fromEnd > 0 && r.i === fromSeg && r.repeats(fromStart, fromEnd)
-    ? from
-    : addressList(r, "env-reply-to")
+  const replyTo = fromText !== "" && r.i === fromSeg && r.repeats(fromText) ? from : addressList(r, "env-reply-to")
   r.sp("envelope")
   const to = addressList(r, "env-to")
   r.sp("envelope")

@@ -12,12 +12,12 @@
  * Like every IMAP client parser, a line ending in `{n}` is taken as announcing a literal, even in
  * `text` where the grammar allows none: the framer cannot know, and servers do not end text so.
  */
-import { Buffer, isAscii } from "node:buffer"
+import { Buffer, isAscii, isUtf8 } from "node:buffer"
 import * as CodecError from "@starttls/core/CodecError"
 import type * as ImapResponse from "../ImapResponse.ts"
 import { decodeResponse } from "./decode.ts"
 import { streamTarget } from "./fetch.ts"
-import { Reader } from "./reader.ts"
+import { Reader, TEXT_ASCII, TEXT_LATIN1, TEXT_UTF8 } from "./reader.ts"
 
 /** Resolved limits (see `ImapProtocol.ParserOptions`). */
 export interface FramerLimits {
@@ -37,17 +37,31 @@ const PLUS = 0x2b
 const TILDE = 0x7e
 const EMPTY: Uint8Array = Buffer.alloc(0)
 const PREVIEW_BYTES = 64
+/** Last segments up to this long are checked for ASCII in JS (see `line`). */
+const SHORT = 32
+const ONE_CHAR: ReadonlyArray<string> = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c))
+
+const asciiRange = (buf: Buffer, start: number, end: number): boolean => {
+  for (let k = start; k < end; k++) if (buf[k]! > 0x7f) return false
+  return true
+}
 
 const limit = (name: string, max: number, actual: number): CodecError.LimitExceeded =>
   new CodecError.LimitExceeded({ limit: name, max, actual })
 
-// Buffer#latin1Slice is what Buffer#toString("latin1", ...) calls after its argument handling;
+// Buffer#latin1Slice / #utf8Slice are what Buffer#toString("latin1" / "utf8", ...) call after their argument handling;
 // called directly when the platform has it (Node), through toString otherwise.
 const nativeLatin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string })
   .latin1Slice
 const latin1 = nativeLatin1Slice === undefined
   ? (buf: Buffer, start: number, end: number): string => buf.toString("latin1", start, end)
   : (buf: Buffer, start: number, end: number): string => nativeLatin1Slice.call(buf, start, end)
+
+const nativeUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string })
+  .utf8Slice
+const utf8 = nativeUtf8Slice === undefined
+  ? (buf: Buffer, start: number, end: number): string => buf.toString("utf8", start, end)
+  : (buf: Buffer, start: number, end: number): string => nativeUtf8Slice.call(buf, start, end)
 
 const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -137,8 +151,12 @@ export class Framer {
       }
     }
     const r = this.r
-    const view = buf.subarray(start, lf + 1)
-    r.addSegment(latin1(buf, start, end), view, isAscii(view), marker < 0 ? -1 : marker - start)
+    if (size < 0 && end - start <= SHORT && asciiRange(buf, start, end)) {
+      // a short last segment (the ")" after a FETCH literal): no view nor native ASCII check; its
+      // bytes are not kept (an ASCII segment's text is all the grammar reads, and the response is
+      // decoded now: an error preview then ends before it)
+      r.addSegment(end - start === 1 ? ONE_CHAR[buf[start]!]! : latin1(buf, start, end), EMPTY, TEXT_ASCII, -1)
+    } else this.segment(buf, start, end, lf, marker)
     this.held += lf + 1 - start
     if (this.held > this.maxResponseBytes) throw limit("maxResponseBytes", this.maxResponseBytes, this.held)
     if (size < 0) {
@@ -158,6 +176,18 @@ export class Framer {
       throw limit("maxResponseBytes", this.maxResponseBytes, this.held + size)
     }
     this.litLeft = size
+  }
+
+  /** Adds a segment: its text, decoded as its bytes allow, and its bytes. */
+  private segment(buf: Buffer, start: number, end: number, lf: number, marker: number): void {
+    const r = this.r
+    const view = buf.subarray(start, lf + 1)
+    if (isAscii(view)) r.addSegment(latin1(buf, start, end), view, TEXT_ASCII, marker < 0 ? -1 : marker - start)
+    else if (isUtf8(view)) {
+      // the marker and what follows it are ASCII: it is as far from the end in the text as in bytes
+      const text = utf8(buf, start, end)
+      r.addSegment(text, view, TEXT_UTF8, marker < 0 ? -1 : text.length - (end - marker))
+    } else r.addSegment(latin1(buf, start, end), view, TEXT_LATIN1, marker < 0 ? -1 : marker - start)
   }
 
   /** Starts streaming the announced literal when it is a body section value. */

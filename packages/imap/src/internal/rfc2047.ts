@@ -11,9 +11,6 @@
 import { Buffer } from "node:buffer"
 import { TextDecoder } from "node:util"
 
-const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g
-const BLANK = /^[ \t\r\n]*$/
-
 const decoders = new Map<string, TextDecoder | null>()
 
 const decoderFor = (label: string): TextDecoder | null => {
@@ -32,56 +29,136 @@ const decoderFor = (label: string): TextDecoder | null => {
 const hex = (c: number): number =>
   c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1
 
-// RFC 2047 §4.2: "_" is SP, "=XX" a byte, anything else stands for itself.
-const qBytes = (text: string): Uint8Array => {
-  const out = Buffer.allocUnsafe(text.length)
-  let n = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === 0x5f) out[n++] = 0x20
-    else if (c === 0x3d && i + 2 < text.length && hex(text.charCodeAt(i + 1)) >= 0 && hex(text.charCodeAt(i + 2)) >= 0) {
-      out[n++] = hex(text.charCodeAt(i + 1)) * 16 + hex(text.charCodeAt(i + 2))
-      i += 2
-    } else out[n++] = c & 0xff
+/** `\s` of a JavaScript regular expression (what ends a charset or an encoded text). */
+const isSpace = (c: number): boolean =>
+  c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 &&
+    (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+      c === 0x205f || c === 0x3000 || c === 0xfeff))
+
+/** Whether `s[a, b)` is only whitespace (RFC 2047 §6.2: dropped between adjacent encoded words). */
+const blank = (s: string, a: number, b: number): boolean => {
+  for (let k = a; k < b; k++) {
+    const c = s.charCodeAt(k)
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false
   }
-  return out.subarray(0, n)
+  return true
+}
+
+/** Decoded bytes of the run of words under way, in a buffer kept between calls (a run's bytes are
+ * never more than its text's length: sized for the whole input first). */
+let scratch = Buffer.allocUnsafe(1024)
+const SCRATCH_KEPT = 64 * 1024
+
+/** The words `=?charset?B|Q?text?=` of an input, found without a regular expression. */
+interface Word {
+  /** Where `=?` is, where the charset ends ("?"), the encoding char, where the text ends ("?"). */
+  start: number
+  charsetEnd: number
+  textEnd: number
+}
+
+const word: Word = { start: 0, charsetEnd: 0, textEnd: 0 }
+
+/** Finds the next word at or after `from` into `word`; false when there is none. */
+const nextWord = (s: string, from: number): boolean => {
+  let start = s.indexOf("=?", from)
+  while (start >= 0) {
+    let k = start + 2
+    for (;;) {
+      const c = s.charCodeAt(k)
+      if (c !== c || c === 0x3f || isSpace(c)) break // NaN: the end
+      k++
+    }
+    const charsetEnd = k
+    const e = s.charCodeAt(k + 1) | 0x20
+    if (charsetEnd > start + 2 && s.charCodeAt(k) === 0x3f && (e === 0x62 || e === 0x71) && s.charCodeAt(k + 2) === 0x3f) {
+      k += 3
+      for (;;) {
+        const c = s.charCodeAt(k)
+        if (c !== c || c === 0x3f || isSpace(c)) break
+        k++
+      }
+      if (s.charCodeAt(k) === 0x3f && s.charCodeAt(k + 1) === 0x3d) {
+        word.start = start
+        word.charsetEnd = charsetEnd
+        word.textEnd = k
+        return true
+      }
+    }
+    start = s.indexOf("=?", start + 1)
+  }
+  return false
+}
+
+/** The charset of a word, lowercased, without an RFC 2231 language suffix. */
+const charsetOf = (s: string, a: number, b: number): string => {
+  const star = s.indexOf("*", a)
+  const label = s.slice(a, star >= 0 && star < b ? star : b)
+  return label === "UTF-8" || label === "utf-8" ? "utf-8" : label.toLowerCase()
+}
+
+/** Appends the bytes of a word's text to `buf` at `fill`; returns the new fill. */
+const wordBytes = (buf: Buffer, fill: number, s: string, encoding: number, a: number, b: number): number => {
+  if (encoding === 0x62) return fill + buf.write(s.slice(a, b), fill, "base64")
+  // RFC 2047 §4.2: "_" is SP, "=XX" a byte, anything else stands for itself.
+  for (let i = a; i < b; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 0x5f) buf[fill++] = 0x20
+    else if (c === 0x3d && i + 2 < b && hex(s.charCodeAt(i + 1)) >= 0 && hex(s.charCodeAt(i + 2)) >= 0) {
+      buf[fill++] = hex(s.charCodeAt(i + 1)) * 16 + hex(s.charCodeAt(i + 2))
+      i += 2
+    } else buf[fill++] = c & 0xff
+  }
+  return fill
+}
+
+/** The text of a run of adjacent words in one charset: their bytes decoded together, or the words
+ * as sent (`raw`) when the charset is unknown. */
+const decodeRun = (charset: string, buf: Buffer, fill: number, raw: string): string => {
+  if (charset === "utf-8" || charset === "utf8") return buf.toString("utf8", 0, fill)
+  const decoder = decoderFor(charset)
+  return decoder === null ? raw : decoder.decode(buf.subarray(0, fill))
 }
 
 /** Decodes the encoded-words of an unstructured header value; other text is kept. */
 export const decodeEncodedWords = (s: string): string => {
-  if (s.indexOf("=?") < 0) return s
-  let out = ""
-  let last = 0
-  let charset = ""
-  let raw = ""
-  let parts: Array<Uint8Array> = []
-  const flush = (): void => {
-    if (raw === "") return
-    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-    if (charset === "utf-8" || charset === "utf8") out += Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")
-    else {
-      const decoder = decoderFor(charset)
-      out += decoder === null ? raw : decoder.decode(bytes)
-    }
-    raw = ""
-    parts = []
+  if (!nextWord(s, 0)) return s
+  if (s.length > scratch.length) {
+    const bigger = Buffer.allocUnsafe(s.length)
+    if (s.length <= SCRATCH_KEPT) scratch = bigger
+    return decodeWords(s, bigger)
   }
-  for (const m of s.matchAll(ENCODED_WORD)) {
-    const gap = s.slice(last, m.index)
-    const label = m[1]!.toLowerCase()
-    const star = label.indexOf("*")
-    const wordCharset = star < 0 ? label : label.slice(0, star)
-    if (raw !== "" && BLANK.test(gap)) {
-      if (wordCharset !== charset) flush()
+  return decodeWords(s, scratch)
+}
+
+/** Decodes from the word `nextWord` found; `buf` holds at least `s.length` bytes. */
+const decodeWords = (s: string, buf: Buffer): string => {
+  let out = ""
+  let last = 0 // end of the last word
+  let charset = "" // of the pending run of words
+  let runStart = -1 // where the pending run starts in s (its raw text is s[runStart, last))
+  let fill = 0 // its bytes in buf
+  do {
+    const at = word.start
+    const wordCharset = charsetOf(s, at + 2, word.charsetEnd)
+    if (runStart >= 0 && blank(s, last, at)) {
+      if (wordCharset !== charset) {
+        out += decodeRun(charset, buf, fill, s.slice(runStart, last))
+        fill = 0
+        runStart = at
+      }
     } else {
-      flush()
-      out += gap
+      if (runStart >= 0) {
+        out += decodeRun(charset, buf, fill, s.slice(runStart, last))
+        fill = 0
+      }
+      out += s.slice(last, at)
+      runStart = at
     }
     charset = wordCharset
-    raw += raw === "" ? m[0] : gap + m[0]
-    parts.push(m[2] === "B" || m[2] === "b" ? Buffer.from(m[3]!, "base64") : qBytes(m[3]!))
-    last = m.index + m[0].length
-  }
-  flush()
+    fill = wordBytes(buf, fill, s, s.charCodeAt(word.charsetEnd + 1) | 0x20, word.charsetEnd + 3, word.textEnd)
+    last = word.textEnd + 2
+  } while (nextWord(s, last))
+  out += decodeRun(charset, buf, fill, s.slice(runStart, last))
   return out + s.slice(last)
 }
