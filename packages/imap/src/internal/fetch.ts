@@ -340,7 +340,9 @@ const addressList = (r: Reader, grammar: string): ImapResponse.AddressList => {
     r.fail(grammar, "expected address list")
   }
   r.p++
-  const out: Array<ImapResponse.Address | ImapResponse.Group> = []
+  // created with its first element: an array literal of one is allocated at its size, where `[]`
+  // grows to 17 slots at the first push (most lists hold one address)
+  let out: Array<ImapResponse.Address | ImapResponse.Group> | undefined
   let members: Array<ImapResponse.Address> | undefined
   for (;;) {
     const c = r.peek()
@@ -363,7 +365,7 @@ const addressList = (r: Reader, grammar: string): ImapResponse.AddressList => {
       if (mailbox === null) members = undefined
       else {
         members = []
-        out.push({ _tag: "Group", name: decodeEncodedWords(mailbox), members })
+        out = append(out, { _tag: "Group", name: decodeEncodedWords(mailbox), members })
       }
       continue
     }
@@ -374,11 +376,11 @@ const addressList = (r: Reader, grammar: string): ImapResponse.AddressList => {
       mailbox,
       host
     }
-    if (members === undefined) out.push(address)
+    if (members === undefined) out = append(out, address)
     else members.push(address)
   }
   r.p++
-  return out
+  return out ?? []
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -560,7 +560,7 @@ export class Reader {
   /** "(" [flag *(SP flag)] ")": flag lists of FLAGS, PERMANENTFLAGS, LIST. */
   flagList(grammar: string): Array<string> {
     this.expect(LPAREN, grammar)
-    const out: Array<string> = []
+    let out: Array<string> | undefined // created with its first flag (see `append`)
     for (;;) {
       const c = this.s.charCodeAt(this.p)
       if (c === RPAREN) break
@@ -568,10 +568,10 @@ export class Reader {
         this.p++ // lenient: extra spaces
         continue
       }
-      out.push(this.flag(grammar))
+      out = append(out, this.flag(grammar))
     }
     this.p++
-    return out
+    return out ?? []
   }
 
   /** `"(" element ")"`. */
