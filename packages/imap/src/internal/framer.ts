@@ -63,6 +63,9 @@ const utf8 = nativeUtf8Slice === undefined
   ? (buf: Buffer, start: number, end: number): string => buf.toString("utf8", start, end)
   : (buf: Buffer, start: number, end: number): string => nativeUtf8Slice.call(buf, start, end)
 
+/** `buf.subarray(start, end)` for valid bounds, without its argument handling (~30% less time). */
+const slice = (buf: Buffer, start: number, end: number): Buffer => Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+
 const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
@@ -181,7 +184,7 @@ export class Framer {
   /** Adds a segment: its text, decoded as its bytes allow, and its bytes. */
   private segment(buf: Buffer, start: number, end: number, lf: number, marker: number): void {
     const r = this.r
-    const view = buf.subarray(start, lf + 1)
+    const view = slice(buf, start, lf + 1)
     if (isAscii(view)) r.addSegment(latin1(buf, start, end), view, TEXT_ASCII, marker < 0 ? -1 : marker - start)
     else if (isUtf8(view)) {
       // the marker and what follows it are ASCII: it is as far from the end in the text as in bytes
@@ -238,7 +241,7 @@ export class Framer {
     let buf = this.litBuf
     if (buf === undefined) {
       if (done) {
-        this.r.addLiteral(chunk.subarray(pos, end), take)
+        this.r.addLiteral(slice(chunk, pos, end), take)
         return end
       }
       buf = Buffer.allocUnsafe(left)
