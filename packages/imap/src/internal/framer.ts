@@ -76,7 +76,9 @@ export class Framer {
   private readonly maxResponseBytes: number
   private readonly streamAbove: number
   /** A line received in pieces (views of earlier chunks), and its length. */
-  private parts: Array<Uint8Array> = []
+  // (overwritten by index and created holding a buffer, as the reader's arrays: see `Reader.segs`)
+  private parts: Array<Uint8Array> = [EMPTY]
+  private partCount = 0
   private partLen = 0
   /** Literal bytes still expected; -1 while reading a line. */
   private litLeft = -1
@@ -109,7 +111,7 @@ export class Framer {
       const lf = chunk.indexOf(LF, pos)
       if (lf < 0) {
         const rest = chunk.subarray(pos)
-        this.parts.push(rest)
+        this.parts[this.partCount++] = rest
         this.partLen += rest.length
         // without its LF the line is at least partLen - 1 (a trailing CR) bytes long
         if (this.partLen - 1 > this.maxLineLength) throw limit("maxLineLength", this.maxLineLength, this.partLen - 1)
@@ -117,14 +119,28 @@ export class Framer {
       }
       if (this.partLen === 0) this.line(chunk, pos, lf, out)
       else {
-        this.parts.push(chunk.subarray(pos, lf + 1))
-        const whole = Buffer.concat(this.parts, this.partLen + lf + 1 - pos)
-        this.parts = []
+        const whole = this.joinParts(chunk, pos, lf + 1)
         this.partLen = 0
         this.line(whole, 0, whole.length - 1, out)
       }
       pos = lf + 1
     }
+  }
+
+  /** The partial line's pieces and `chunk[pos, end)` in one buffer; forgets the pieces. */
+  private joinParts(chunk: Buffer, pos: number, end: number): Buffer {
+    const whole = Buffer.allocUnsafe(this.partLen + end - pos)
+    const parts = this.parts
+    let fill = 0
+    for (let i = 0; i < this.partCount; i++) {
+      const part = parts[i]!
+      whole.set(part, fill)
+      fill += part.length
+      parts[i] = EMPTY
+    }
+    chunk.copy(whole, fill, pos, end)
+    this.partCount = 0
+    return whole
   }
 
   /** One segment: `buf[start, lf]`, LF included. */
@@ -265,7 +281,7 @@ export class Framer {
   /** Whether a partial line or the response under way still views `buffer` (see `Wire.lend`). */
   retains(buffer: ArrayBufferLike): boolean {
     const parts = this.parts
-    for (let i = 0; i < parts.length; i++) if (parts[i]!.buffer === buffer) return true
+    for (let i = 0; i < this.partCount; i++) if (parts[i]!.buffer === buffer) return true
     const r = this.r
     for (let i = 0; i < r.count; i++) if (r.bytes[i]?.buffer === buffer) return true
     for (let i = 0; i < r.litCount; i++) if (r.lits[i]?.buffer === buffer) return true
@@ -282,7 +298,7 @@ export class Framer {
       if (lit !== undefined) pieces.push(lit)
     }
     if (this.litBuf !== undefined) pieces.push(this.litBuf.subarray(0, this.litFill))
-    for (const p of this.parts) pieces.push(p)
+    for (let i = 0; i < this.partCount; i++) pieces.push(this.parts[i]!)
     const out = new Uint8Array(Math.min(PREVIEW_BYTES, this.buffered()))
     let fill = 0
     for (const p of pieces) {

@@ -117,13 +117,17 @@ export const record = <A>(): Record<string, A> => Object.create(null) as Record<
 export class Reader {
   /** Segments of the response: text, bytes (LF included), how the text was decoded, literal marker
    * position in the text (-1: none). */
-  segs: Array<string> = []
-  bytes: Array<Uint8Array> = []
+  // Each array is created holding an element of its kind (overwritten by index like the rest):
+  // an empty literal is a small-integer array, which V8 turns into an object array at the first
+  // string or buffer stored, and code optimized for the arrays of one parser would then meet the
+  // other kind in the next parser's first response and be thrown away (seen as "wrong map" deopts).
+  segs: Array<string> = [""]
+  bytes: Array<Uint8Array> = [EMPTY]
   modes: Array<TextMode> = []
   markers: Array<number> = []
   count = 0
   /** Literal after segment i; `undefined` when it was streamed (its size in `litSizes`). */
-  lits: Array<Uint8Array | undefined> = []
+  lits: Array<Uint8Array | undefined> = [EMPTY]
   litSizes: Array<number> = []
   litCount = 0
   /** Cursor: segment index, its text, position, length, whether its strings need re-decoding (a
