@@ -35,6 +35,21 @@ const isSpace = (c: number): boolean =>
     (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
       c === 0x205f || c === 0x3000 || c === 0xfeff))
 
+// Buffer#base64Write / #utf8Slice are what Buffer#write(..., "base64") / #toString("utf8", ...) call
+// after their argument handling; called directly when the platform has them (Node).
+const native = Buffer.prototype as unknown as {
+  base64Write?: (string: string, offset: number, length: number) => number
+  utf8Slice?: (start: number, end: number) => string
+}
+const nativeBase64Write = native.base64Write
+const nativeUtf8Slice = native.utf8Slice
+const base64Write = nativeBase64Write === undefined
+  ? (buf: Buffer, text: string, offset: number): number => buf.write(text, offset, "base64")
+  : (buf: Buffer, text: string, offset: number): number => nativeBase64Write.call(buf, text, offset, buf.length - offset)
+const utf8Slice = nativeUtf8Slice === undefined
+  ? (buf: Buffer, start: number, end: number): string => buf.toString("utf8", start, end)
+  : (buf: Buffer, start: number, end: number): string => nativeUtf8Slice.call(buf, start, end)
+
 /** Whether `s[a, b)` is only whitespace (RFC 2047 §6.2: dropped between adjacent encoded words). */
 const blank = (s: string, a: number, b: number): boolean => {
   for (let k = a; k < b; k++) {
@@ -99,7 +114,7 @@ const charsetOf = (s: string, a: number, b: number): string => {
 
 /** Appends the bytes of a word's text to `buf` at `fill`; returns the new fill. */
 const wordBytes = (buf: Buffer, fill: number, s: string, encoding: number, a: number, b: number): number => {
-  if (encoding === 0x62) return fill + buf.write(s.slice(a, b), fill, "base64")
+  if (encoding === 0x62) return fill + base64Write(buf, s.slice(a, b), fill)
   // RFC 2047 §4.2: "_" is SP, "=XX" a byte, anything else stands for itself.
   for (let i = a; i < b; i++) {
     const c = s.charCodeAt(i)
@@ -115,7 +130,7 @@ const wordBytes = (buf: Buffer, fill: number, s: string, encoding: number, a: nu
 /** The text of a run of adjacent words in one charset: their bytes decoded together, or the words
  * as sent (`raw`) when the charset is unknown. */
 const decodeRun = (charset: string, buf: Buffer, fill: number, raw: string): string => {
-  if (charset === "utf-8" || charset === "utf8") return buf.toString("utf8", 0, fill)
+  if (charset === "utf-8" || charset === "utf8") return utf8Slice(buf, 0, fill)
   const decoder = decoderFor(charset)
   return decoder === null ? raw : decoder.decode(buf.subarray(0, fill))
 }
