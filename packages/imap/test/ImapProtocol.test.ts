@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type * as ImapResponse from "../src/ImapResponse.ts"
 import * as ImapProtocol from "../src/ImapProtocol.ts"
 import * as Result from "effect/Result"
-import { byteAtATime, bytes, canon, fails, ok, one, run, whole } from "./fixtures/harness.ts"
+import { byteAtATime, bytes, canon, concat, fails, ok, one, run, whole } from "./fixtures/harness.ts"
 import { lit } from "./fixtures/transcripts.ts"
 
 const eq = (actual: unknown, expected: unknown): void => assert.deepStrictEqual(canon(actual), canon(expected))
@@ -608,16 +608,8 @@ describe("FETCH", () => {
 
 describe("segment text: ASCII, UTF-8 decoded once, latin1 re-decoded per string", () => {
   const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0))
-  const cat = (...parts: ReadonlyArray<Uint8Array | string>): Uint8Array => {
-    const pieces = parts.map((p) => (typeof p === "string" ? bytes(p) : p))
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
-    let at = 0
-    for (const p of pieces) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
-  }
+  const cat = (...parts: ReadonlyArray<Uint8Array | string>): Uint8Array =>
+    concat(parts.map((p) => (typeof p === "string" ? bytes(p) : p)))
   const fetches = (input: Uint8Array): ReadonlyArray<ImapResponse.FetchAttributes> => {
     const outcomes = [whole(input), run(byteAtATime(input))]
     return outcomes.map((o) => {
