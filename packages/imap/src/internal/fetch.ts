@@ -158,10 +158,34 @@ const knownAttribute = (s: string, a: number, b: number): string | undefined => 
   return undefined
 }
 
+// Known names by their first char (as servers send them: uppercase), a name before any it prefixes.
+const ATTRIBUTES_BY_FIRST: Array<ReadonlyArray<string> | undefined> = (() => {
+  const t: Array<Array<string> | undefined> = []
+  for (const name of ATTRIBUTES) (t[name.charCodeAt(0)] ??= []).push(name)
+  return t
+})()
+
+/** NAME chars (see `Reader.name`): letters, digits, ".", "-", "_". */
+const isNameChar = (c: number): boolean =>
+  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d ||
+  c === 0x5f
+
 /** The attribute name: a shared constant string for known names (no slice on the hot path),
  * uppercased otherwise (keywords are case-insensitive, RFC 9051 §9 note 1). */
 const attributeName = (r: Reader): string => {
+  const s = r.s
   const a = r.p
+  // a known name as sent by servers: found from its first char, without scanning the name first
+  const guesses = ATTRIBUTES_BY_FIRST[s.charCodeAt(a)]
+  if (guesses !== undefined) {
+    for (let k = 0; k < guesses.length; k++) {
+      const name = guesses[k]!
+      if (s.startsWith(name, a) && !isNameChar(s.charCodeAt(a + name.length))) {
+        r.p = a + name.length
+        return name
+      }
+    }
+  }
   const b = r.nameEnd("msg-att")
   const known = knownAttribute(r.s, a, b)
   if (known !== undefined) return known
