@@ -205,10 +205,15 @@ const attribute = (r: Reader, a: Building<ImapResponse.FetchAttributes>, name: s
       return
     case "INTERNALDATE": {
       r.sp("msg-att-static")
+      const seg = r.i
+      const at = r.p
       const d = r.nstring("date-time") // lenient: NIL is accepted and leaves the field undefined
       if (d !== null) {
         a.internalDate = d
-        const ms = parseDateTime(d)
+        // read in the line when it is there as sent (quoted, no escapes)
+        const ms = r.i === seg && r.p - at - 2 === d.length && r.s.charCodeAt(at) === DQUOTE
+          ? parseDateTime(r.s, at + 1, r.p - 1)
+          : parseDateTime(d)
         if (ms !== undefined) a.internalDateMillis = ms
       }
       return
