@@ -14,8 +14,9 @@
  * that mis-frames fails instead of producing a number. MB = 10^6 bytes.
  *
  * Feeding: chunks are views of one in-memory buffer (no socket, no TLS, no Effect runtime). The
- * streaming parsers get one chunk per macrotask turn, as from a socket: ours (`push` per chunk;
- * also shown fed synchronously), imapflow (ImapStream piped from a Readable, then its async
+ * streaming parsers get one chunk per macrotask turn, as from a socket: ours (`push` per chunk from
+ * a `setImmediate` callback; also shown fed synchronously, shared/bench/PARSE.md's method for its
+ * own parsers), imapflow (ImapStream piped from a Readable, then its async
  * `imap-parser` per response, consumed one at a time as its client does), node-imap (`Parser`
  * pulling from a Readable; FETCH attributes decoded, BODY[] literals as streams). emailjs-imap-
  * handler only parses whole responses: a small framer in this file cuts and concatenates them.
@@ -77,8 +78,6 @@ const socketLike = (chunks: ReadonlyArray<Uint8Array>): Readable => {
   })
 }
 
-const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done))
-
 // -------------------------------------------------------------------------------------------------
 // ours
 
@@ -95,17 +94,22 @@ const countOurs = (t: Tally, frames: ReadonlyArray<ImapResponse.Frame>): void =>
   }
 }
 
-const oursSocketLike = async (chunks: ReadonlyArray<Uint8Array>): Promise<Tally> => {
-  const t = newTally()
-  const parser = ImapProtocol.makeParser()
-  for (const chunk of chunks) {
-    await nextTurn()
-    const r = parser.push(chunk)
-    if (Result.isFailure(r)) throw new Error(r.failure.message)
-    countOurs(t, r.success)
-  }
-  return t
-}
+/** One chunk per macrotask turn: a `setImmediate` callback each, as a socket's 'data' events (an
+ * `await` of a promise per chunk would add ~0.6 us of harness per turn, ~2 ms at 16 KiB). */
+const oursSocketLike = (chunks: ReadonlyArray<Uint8Array>): Promise<Tally> =>
+  new Promise((done, reject) => {
+    const t = newTally()
+    const parser = ImapProtocol.makeParser()
+    let i = 0
+    const step = (): void => {
+      if (i === chunks.length) return done(t)
+      const r = parser.push(chunks[i++]!)
+      if (Result.isFailure(r)) return reject(new Error(r.failure.message))
+      countOurs(t, r.success)
+      setImmediate(step)
+    }
+    setImmediate(step)
+  })
 
 const oursSync = (chunks: ReadonlyArray<Uint8Array>): Promise<Tally> => {
   const t = newTally()
