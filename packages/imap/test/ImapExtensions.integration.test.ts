@@ -44,6 +44,28 @@ const withScratch = <A, E>(
     }).pipe(Effect.ensuring(Effect.ignore(cleanup(mailbox))))
   }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
 
+/** IDLE on `box` in a fiber of its own until an EXISTS reaches `count`, every event kept in `seen`. */
+const idleUntilExists = (box: ImapClient.Selected, count: number) =>
+  Effect.gen(function*() {
+    const seen: Array<ImapMailbox.ImapEvent> = []
+    const idling = yield* Effect.forkChild(
+      ImapClient.idle(box).pipe(
+        Stream.tap((event) => Effect.sync(() => seen.push(event))),
+        Stream.takeUntil((event) => event._tag === "Exists" && event.count === count),
+        Stream.runDrain
+      )
+    )
+    return { seen, idling }
+  })
+
+/** APPENDs a message to `mailbox` over a second connection, logged out after. */
+const appendElsewhere = (mailbox: string, subject: string) =>
+  Effect.gen(function*() {
+    const other = yield* ImapClient.session(options)
+    yield* ImapClient.append(other, mailbox, message(subject))
+    yield* ImapClient.logout(other)
+  }).pipe(Effect.scoped)
+
 /** Deletes a scratch mailbox on a connection of its own (the test's may be selected or broken). */
 const cleanup = (mailbox: string) =>
   Effect.gen(function*() {
@@ -57,20 +79,9 @@ describe.runIf(Dovecot.configured)("IMAP extensions against real Dovecot", () =>
     withScratch(1, (imap, mailbox) =>
       Effect.gen(function*() {
         const box = yield* ImapClient.select(imap, mailbox)
-        const seen: Array<ImapMailbox.ImapEvent> = []
-        const idling = yield* Effect.forkChild(
-          ImapClient.idle(box).pipe(
-            Stream.tap((event) => Effect.sync(() => seen.push(event))),
-            Stream.takeUntil((event) => event._tag === "Exists" && event.count === 2),
-            Stream.runDrain
-          )
-        )
+        const { seen, idling } = yield* idleUntilExists(box, 2)
         yield* Effect.sleep("200 millis")
-        yield* Effect.gen(function*() {
-          const other = yield* ImapClient.session(options)
-          yield* ImapClient.append(other, mailbox, message("from elsewhere"))
-          yield* ImapClient.logout(other)
-        }).pipe(Effect.scoped)
+        yield* appendElsewhere(mailbox, "from elsewhere")
         yield* Fiber.join(idling).pipe(Effect.timeout("20 seconds"))
         assert.deepInclude(seen, { _tag: "Exists", mailbox, count: 2 })
         assert.strictEqual((yield* ImapClient.mailbox(box)).status.exists, 2)
@@ -84,14 +95,7 @@ describe.runIf(Dovecot.configured)("IMAP extensions against real Dovecot", () =>
     withScratch(1, (imap, mailbox) =>
       Effect.gen(function*() {
         const box = yield* ImapClient.select(imap, mailbox)
-        const seen: Array<ImapMailbox.ImapEvent> = []
-        const idling = yield* Effect.forkChild(
-          ImapClient.idle(box).pipe(
-            Stream.tap((event) => Effect.sync(() => seen.push(event))),
-            Stream.takeUntil((event) => event._tag === "Exists" && event.count === 2),
-            Stream.runDrain
-          )
-        )
+        const { seen, idling } = yield* idleUntilExists(box, 2)
         yield* Effect.sleep("200 millis")
         const [status, found] = yield* Effect.all([ImapClient.status(imap, mailbox), ImapClient.search(box, SearchCriteria.all)], {
           concurrency: "unbounded"
@@ -99,11 +103,7 @@ describe.runIf(Dovecot.configured)("IMAP extensions against real Dovecot", () =>
         assert.strictEqual(status.messages, 1)
         assert.deepStrictEqual(found, [1])
         yield* Effect.sleep("200 millis")
-        yield* Effect.gen(function*() {
-          const other = yield* ImapClient.session(options)
-          yield* ImapClient.append(other, mailbox, message("while idling again"))
-          yield* ImapClient.logout(other)
-        }).pipe(Effect.scoped)
+        yield* appendElsewhere(mailbox, "while idling again")
         yield* Fiber.join(idling).pipe(Effect.timeout("20 seconds"))
         assert.deepInclude(seen, { _tag: "Exists", mailbox, count: 2 })
       })), { timeout: 30_000 })

@@ -30,6 +30,15 @@ const collect = (stream: Stream.Stream<ImapMailbox.ImapEvent, unknown>) => {
   return { seen, run: Stream.runForEach(stream, (event) => Effect.sync(() => seen.push(event))) }
 }
 
+/** IDLE on `inbox` in a fiber of its own, once its first event is in. */
+const idlingSeen = (inbox: ImapClient.Selected) =>
+  Effect.gen(function*() {
+    const { run, seen } = collect(ImapClient.idle(inbox))
+    const fiber = yield* Effect.forkChild(run)
+    yield* X.eventually(() => seen.length === 1, "the first event")
+    return { fiber, seen }
+  })
+
 describe("IDLE transcripts", () => {
   it.live("events reach the stream, the view and `events`; the end sends DONE and the connection goes on", () =>
     Effect.gen(function*() {
@@ -108,9 +117,7 @@ describe("IDLE transcripts", () => {
         `,
         Effect.gen(function*() {
           const inbox = yield* X.selectInbox
-          const { run, seen } = collect(ImapClient.idle(inbox))
-          const fiber = yield* Effect.forkChild(run)
-          yield* X.eventually(() => seen.length === 1, "the first event")
+          const { fiber } = yield* idlingSeen(inbox)
           yield* Fiber.interrupt(fiber)
           yield* ImapClient.noop(inbox)
           // The EXISTS that came before the OK still updated the view.
@@ -404,9 +411,7 @@ describe("IDLE gives way to other operations", () => {
         `,
         Effect.gen(function*() {
           const inbox = yield* X.selectInbox
-          const { run, seen } = collect(ImapClient.idle(inbox))
-          const fiber = yield* Effect.forkChild(run)
-          yield* X.eventually(() => seen.length === 1, "the first event")
+          const { fiber, seen } = yield* idlingSeen(inbox)
           const status = yield* ImapClient.status(inbox, "Sent", ["MESSAGES"])
           yield* X.eventually(() => seen.length === 2, "the event of the second cycle")
           yield* Fiber.interrupt(fiber)

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { Buffer } from "node:buffer"
 import type * as ImapResponse from "../src/ImapResponse.ts"
-import { bytes, canonOutcome, concat, run, splitAt, whole } from "./fixtures/harness.ts"
+import { bytes, canonOutcome, concat, latin1, run, splitAt, whole } from "./fixtures/harness.ts"
 
 /** One generated response: its wire bytes, the `_tag` it decodes to, the literal bytes it carries. */
 interface Generated {
@@ -38,8 +38,6 @@ const quotable = fc
 /** `quoted` with `\` and DQUOTE escaped: the bytes as a latin1 string. */
 const quote = (b: Uint8Array): string =>
   '"' + Buffer.from(b).toString("latin1").replace(/[\\"]/g, (c) => "\\" + c) + '"'
-
-const latin1 = (s: string): Uint8Array => Buffer.from(s, "latin1")
 
 /** A FETCH with `text` as the ENVELOPE subject, as BODY[1] data and as unknown data (all quoted),
  * and a BODY[] literal among them. */

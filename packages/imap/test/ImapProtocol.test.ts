@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type * as ImapResponse from "../src/ImapResponse.ts"
 import * as ImapProtocol from "../src/ImapProtocol.ts"
 import * as Result from "effect/Result"
-import { byteAtATime, bytes, canon, concat, fails, ok, one, run, whole } from "./fixtures/harness.ts"
+import { byteAtATime, bytes, canon, concat, fails, latin1, ok, one, run, whole } from "./fixtures/harness.ts"
 import { lit } from "./fixtures/transcripts.ts"
 
 const eq = (actual: unknown, expected: unknown): void => assert.deepStrictEqual(canon(actual), canon(expected))
@@ -607,16 +607,14 @@ describe("FETCH", () => {
 })
 
 describe("segment text: ASCII, UTF-8 decoded once, latin1 re-decoded per string", () => {
-  const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0))
   const cat = (...parts: ReadonlyArray<Uint8Array | string>): Uint8Array =>
     concat(parts.map((p) => (typeof p === "string" ? bytes(p) : p)))
   const fetches = (input: Uint8Array): ReadonlyArray<ImapResponse.FetchAttributes> => {
     const outcomes = [whole(input), run(byteAtATime(input))]
     return outcomes.map((o) => {
-      if (o.error !== undefined) throw new Error(o.error.message)
+      assert.isUndefined(o.error, o.error?.message)
       const f = o.frames[0]
-      if (f?._tag !== "Fetch") throw new Error("expected Fetch")
-      return f.attributes
+      return f?._tag === "Fetch" ? f.attributes : assert.fail(`expected Fetch, got ${f?._tag}`)
     })
   }
   it("chars above U+00FF in strings and atoms; a literal marker after them is found", () => {

@@ -3,6 +3,7 @@
  * layer serving a `ScriptedServer` transcript (with its `Recording` to await), and one serving the
  * stateful `Pop3Server`.
  */
+import { assert } from "@effect/vitest"
 import * as Certificates from "@starttls/testkit/Certificates"
 import * as MemoryTransport from "@starttls/testkit/MemoryTransport"
 import type * as Pop3Server from "@starttls/testkit/Pop3Server"
@@ -10,6 +11,7 @@ import type * as Recording from "@starttls/testkit/Recording"
 import * as ScriptedServer from "@starttls/testkit/ScriptedServer"
 import * as Transcript from "@starttls/testkit/Transcript"
 import type { Transport } from "@starttls/core/Transport"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -111,5 +113,5 @@ export const text = (data: Uint8Array): string => Buffer.from(data).toString("la
 /** The value of a successful exit; fails the test with the cause otherwise. */
 export const value = <A, E>(exit: Exit.Exit<A, E>): A => {
   if (Exit.isSuccess(exit)) return exit.value
-  throw new Error(`expected success, got ${String(exit.cause)}`)
+  return assert.fail(`expected success, got ${Cause.pretty(exit.cause)}`)
 }

@@ -15,6 +15,7 @@
 import { Buffer, isAscii, isUtf8 } from "node:buffer"
 import * as CodecError from "@starttls/core/CodecError"
 import type * as ImapResponse from "../ImapResponse.ts"
+import { asBuffer, latin1Slice, utf8Slice } from "./buffers.ts"
 import { decodeResponse } from "./decode.ts"
 import { streamTarget } from "./fetch.ts"
 import { Reader, TEXT_ASCII, TEXT_LATIN1, TEXT_UTF8 } from "./reader.ts"
@@ -59,25 +60,8 @@ const asciiRange = (buf: Buffer, start: number, end: number): boolean => {
 const limit = (name: string, max: number, actual: number): CodecError.LimitExceeded =>
   new CodecError.LimitExceeded({ limit: name, max, actual })
 
-// Buffer#latin1Slice / #utf8Slice are what Buffer#toString("latin1" / "utf8", ...) call after their argument handling;
-// called directly when the platform has it (Node), through toString otherwise.
-const nativeLatin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string })
-  .latin1Slice
-const latin1 = nativeLatin1Slice === undefined
-  ? (buf: Buffer, start: number, end: number): string => buf.toString("latin1", start, end)
-  : (buf: Buffer, start: number, end: number): string => nativeLatin1Slice.call(buf, start, end)
-
-const nativeUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string })
-  .utf8Slice
-const utf8 = nativeUtf8Slice === undefined
-  ? (buf: Buffer, start: number, end: number): string => buf.toString("utf8", start, end)
-  : (buf: Buffer, start: number, end: number): string => nativeUtf8Slice.call(buf, start, end)
-
 /** `buf.subarray(start, end)` for valid bounds, without its argument handling (~30% less time). */
 const slice = (buf: Buffer, start: number, end: number): Buffer => Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
-
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 export class Framer {
   private readonly r: Reader
@@ -184,7 +168,7 @@ export class Framer {
       // a short last segment (the ")" after a FETCH literal): no view nor native ASCII check; its
       // bytes are not kept (an ASCII segment's text is all the grammar reads, and the response is
       // decoded now: an error preview then ends before it)
-      r.addSegment(end - start === 1 ? ONE_CHAR[buf[start]!]! : latin1(buf, start, end), EMPTY, TEXT_ASCII, -1)
+      r.addSegment(end - start === 1 ? ONE_CHAR[buf[start]!]! : latin1Slice(buf, start, end), EMPTY, TEXT_ASCII, -1)
     } else this.segment(buf, start, end, lf, marker)
     this.held += lf + 1 - start
     if (this.held > this.maxResponseBytes) throw limit("maxResponseBytes", this.maxResponseBytes, this.held)
@@ -211,12 +195,12 @@ export class Framer {
   private segment(buf: Buffer, start: number, end: number, lf: number, marker: number): void {
     const r = this.r
     const view = slice(buf, start, lf + 1)
-    if (isAscii(view)) r.addSegment(latin1(buf, start, end), view, TEXT_ASCII, marker < 0 ? -1 : marker - start)
+    if (isAscii(view)) r.addSegment(latin1Slice(buf, start, end), view, TEXT_ASCII, marker < 0 ? -1 : marker - start)
     else if (isUtf8(view)) {
       // the marker and what follows it are ASCII: it is as far from the end in the text as in bytes
-      const text = utf8(buf, start, end)
+      const text = utf8Slice(buf, start, end)
       r.addSegment(text, view, TEXT_UTF8, marker < 0 ? -1 : text.length - (end - marker))
-    } else r.addSegment(latin1(buf, start, end), view, TEXT_LATIN1, marker < 0 ? -1 : marker - start)
+    } else r.addSegment(latin1Slice(buf, start, end), view, TEXT_LATIN1, marker < 0 ? -1 : marker - start)
   }
 
   /** Starts streaming the announced literal when it is a body section value. */

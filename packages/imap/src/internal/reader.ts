@@ -16,6 +16,7 @@
 import { Buffer } from "node:buffer"
 import * as CodecError from "@starttls/core/CodecError"
 import type * as ImapResponse from "../ImapResponse.ts"
+import { utf8Slice } from "./buffers.ts"
 
 /** Character classes, indexed by char code (latin1 strings: every code is < 256). */
 const ATOM = 1 // ATOM-CHAR (RFC 9051 §9); 8-bit accepted leniently
@@ -68,18 +69,6 @@ const latin1ToUtf8 = (s: string): string => Buffer.from(s, "latin1").toString("u
 
 /** Re-decodes a latin1 string holding UTF-8 bytes. */
 export const utf8FromLatin1 = (s: string): string => (EIGHT_BIT.test(s) ? latin1ToUtf8(s) : s)
-
-// Buffer#utf8Slice is what Buffer#toString("utf8", ...) calls after its argument handling;
-// called directly when the platform has it (Node), through toString otherwise.
-const nativeUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string })
-  .utf8Slice
-
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
-const utf8Slice = nativeUtf8Slice === undefined
-  ? (bytes: Uint8Array, a: number, b: number): string => asBuffer(bytes).toString("utf8", a, b)
-  : (bytes: Uint8Array, a: number, b: number): string => nativeUtf8Slice.call(bytes, a, b)
 
 /** Decodes literal bytes as UTF-8 text. */
 export const utf8 = (bytes: Uint8Array): string => utf8Slice(bytes, 0, bytes.length)

@@ -10,6 +10,7 @@
  */
 import { Buffer } from "node:buffer"
 import { TextDecoder } from "node:util"
+import { base64Write, utf8Slice } from "./buffers.ts"
 
 const decoders = new Map<string, TextDecoder | null>()
 
@@ -34,21 +35,6 @@ const isSpace = (c: number): boolean =>
   c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 &&
     (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
       c === 0x205f || c === 0x3000 || c === 0xfeff))
-
-// Buffer#base64Write / #utf8Slice are what Buffer#write(..., "base64") / #toString("utf8", ...) call
-// after their argument handling; called directly when the platform has them (Node).
-const native = Buffer.prototype as unknown as {
-  base64Write?: (string: string, offset: number, length: number) => number
-  utf8Slice?: (start: number, end: number) => string
-}
-const nativeBase64Write = native.base64Write
-const nativeUtf8Slice = native.utf8Slice
-const base64Write = nativeBase64Write === undefined
-  ? (buf: Buffer, text: string, offset: number): number => buf.write(text, offset, "base64")
-  : (buf: Buffer, text: string, offset: number): number => nativeBase64Write.call(buf, text, offset, buf.length - offset)
-const utf8Slice = nativeUtf8Slice === undefined
-  ? (buf: Buffer, start: number, end: number): string => buf.toString("utf8", start, end)
-  : (buf: Buffer, start: number, end: number): string => nativeUtf8Slice.call(buf, start, end)
 
 /** Whether `s[a, b)` is only whitespace (RFC 2047 §6.2: dropped between adjacent encoded words). */
 const blank = (s: string, a: number, b: number): boolean => {

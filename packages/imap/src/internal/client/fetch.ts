@@ -155,14 +155,13 @@ const open = <A>(
     return pull
   })
 
-/** A FETCH's output as a `Stream`. */
+/** A FETCH's output as a `Stream` (never lent: a Stream's consumer may keep what it gets). */
 const run = <A>(
   acquired: Acquire,
   command: ImapCommand.Fetch,
-  consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>,
-  lend = false
+  consumer: (session: State.Session, state: State.State, selection: State.Selection) => Consumer<A>
 ): Stream.Stream<A, Failure> =>
-  Stream.unwrap(Effect.map(open(acquired, command, consumer, lend), (pull) => Stream.fromPull(Effect.succeed(pull))))
+  Stream.unwrap(Effect.map(open(acquired, command, consumer, false), (pull) => Stream.fromPull(Effect.succeed(pull))))
 
 const violation = (detail: string): MailError.MailError =>
   MailError.make(new MailError.ProtocolViolation({ phase: "command", detail }))

@@ -51,6 +51,15 @@ export const currentSelection = (handle: Selected, state: State.State) =>
     ? Effect.succeed(state.selected)
     : Effect.fail(staleSelection(state))
 
+/** The handle's selection, checked now: the handle current, the IMAP state settled, its mailbox
+ * still the selected one (for work that holds the lock by other means: streams, IDLE). */
+export const checkSelection = (handle: Selected): Effect.Effect<State.Selection, MailError.MailError> =>
+  Effect.flatMap(Connection.check(handle.connection), (session) => {
+    const state = State.of(session)
+    State.settle(session, state)
+    return currentSelection(handle, state)
+  })
+
 /** Like `withState`, for a Selected handle whose selection must still be current. */
 export const withSelection = <A, E, R>(
   handle: Selected,

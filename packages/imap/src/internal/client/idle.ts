@@ -44,7 +44,7 @@ import * as ImapCommand from "../../ImapCommand.ts"
 import * as ImapError from "../../ImapError.ts"
 import type * as ImapMailbox from "../../ImapMailbox.ts"
 import * as Command from "./command.ts"
-import { currentSelection } from "./handles.ts"
+import { checkSelection } from "./handles.ts"
 import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
@@ -279,11 +279,7 @@ export const idle = (
 ): Stream.Stream<ImapMailbox.ImapEvent, Failure> =>
   Stream.unwrap(Effect.gen(function*() {
     const session = yield* Connection.check(handle.connection)
-    const current = Effect.flatMap(Connection.check(handle.connection), (checked) => {
-      const now = State.of(checked)
-      State.settle(checked, now)
-      return currentSelection(handle, now)
-    })
+    const current = checkSelection(handle)
     yield* current
     const locked: Locked = (body) => session.lock.withPermits(1)(Effect.andThen(current, body))
     const times = timing(options, session.timeouts.idle)

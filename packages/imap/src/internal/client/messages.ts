@@ -25,7 +25,7 @@ import type * as SearchCriteria from "../../SearchCriteria.ts"
 import * as SequenceSet from "../../SequenceSet.ts"
 import * as Command from "./command.ts"
 import * as Fetch from "./fetch.ts"
-import { currentSelection, pipelinedSelection, withSelection } from "./handles.ts"
+import { checkSelection, pipelinedSelection, withSelection } from "./handles.ts"
 import * as Pipeline from "./pipeline.ts"
 import * as State from "./state.ts"
 
@@ -64,14 +64,7 @@ export const fetchCommand = (
 /** The lock and a current selection for a stream's lifetime. */
 export const acquireSelection = (handle: Selected): Fetch.Acquire =>
   Effect.flatMap(Connection.check(handle.connection), (session) =>
-    Fetch.acquire(
-      session,
-      Effect.flatMap(Connection.check(handle.connection), (current) => {
-        const state = State.of(current)
-        State.settle(current, state)
-        return currentSelection(handle, state)
-      })
-    ))
+    Fetch.acquire(session, checkSelection(handle)))
 
 const OPS = { add: "+", remove: "-", replace: "" } as const
 
